@@ -1,0 +1,232 @@
+"""Chunked full-ranking evaluation (and sampled-negative evaluation, only on request).
+
+For each evaluated user the model scores **every** item; items the user had in the fitting
+data are excluded (set to -inf) except the held-out targets themselves; each target's
+position is then counted against all remaining items (see :mod:`lmrec.evaluate.metrics` for
+the tie rule). Users are processed in chunks, so at most ``chunk_size × n_items`` scores
+exist at once (Beauty: 2048 × 12,101 float32 ≈ 100 MB).
+
+With ``negatives=N`` each target is ranked only against N sampled unseen items. That number
+is *not* comparable with full ranking, so the result's ``protocol`` says ``sampled-N`` and
+every table and record carries it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from lmrec.data.schema import Dataset
+from lmrec.data.split import Split
+from lmrec.errors import ConfigError, DataError
+from lmrec.evaluate.metrics import DEFAULT_KS, aggregate, coverage, mae, per_user_metrics, rmse
+from lmrec.models.base import Recommender, mask_seen, top_k
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Metrics with the protocol that produced them; never report one without the other."""
+
+    metrics: dict[str, float]
+    protocol: str  # "full-ranking", "sampled-100", "rating"
+    split: str  # the Split's protocol, e.g. "leave-one-out (stable sort ...)"
+    part: str  # "valid" or "test"
+    n_users: int
+    seconds: float
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "protocol": self.protocol,
+            "split": self.split,
+            "part": self.part,
+            "n_users": self.n_users,
+            "eval_seconds": round(self.seconds, 3),
+            "metrics": self.metrics,
+        }
+
+
+def evaluate(
+    model: Recommender,
+    split: Split,
+    on: Literal["valid", "test"] = "test",
+    *,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    negatives: int | None = None,
+    chunk_size: int = 2048,
+    seed: int = 0,
+    progress: bool = True,
+) -> EvalResult:
+    """Evaluate a model already fitted on ``split.fit_data(on)`` against ``split.targets(on)``."""
+    fit_data = split.fit_data(on)
+    return evaluate_targets(
+        model,
+        fit_data,
+        split.targets(on),
+        ks=ks,
+        negatives=negatives,
+        chunk_size=chunk_size,
+        seed=seed,
+        progress=progress,
+        exclude=split.exclusion(on),
+        split_name=split.protocol,
+        part=on,
+    )
+
+
+def fit_evaluate(
+    model: Recommender, split: Split, on: Literal["valid", "test"] = "test", **kwargs: object
+) -> tuple[EvalResult, float]:
+    """Fit on ``split.fit_data(on)``, evaluate on ``on``; returns (result, fit seconds)."""
+    start = time.perf_counter()
+    model.fit(split.fit_data(on))
+    fit_seconds = time.perf_counter() - start
+    return evaluate(model, split, on, **kwargs), fit_seconds
+
+
+def evaluate_targets(
+    model: Recommender,
+    fit_data: Dataset,
+    targets: pd.DataFrame,
+    *,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    negatives: int | None = None,
+    chunk_size: int = 2048,
+    seed: int = 0,
+    progress: bool = True,
+    exclude: sp.csr_matrix | None = None,
+    split_name: str = "given",
+    part: str = "test",
+) -> EvalResult:
+    """Rank ``targets`` (rows of user_id, item_id) for a fitted model.
+
+    ``exclude`` (users × items, nonzero = excluded) defaults to everything in ``fit_data``.
+    """
+    if len(targets) == 0:
+        raise DataError(f"no {part} targets to evaluate")
+    if negatives is not None and negatives < 1:
+        raise ConfigError(f"negatives must be a positive number of sampled items, got {negatives}")
+    start = time.perf_counter()
+    idmap = fit_data.idmap
+    target_users = idmap.user_index(targets["user_id"])
+    target_items = idmap.item_index(targets["item_id"])
+    exclude = fit_data.matrix("binary") if exclude is None else exclude.tocsr()
+    users, user_pos = np.unique(target_users, return_inverse=True)
+    order = np.argsort(user_pos, kind="stable")
+    starts = np.searchsorted(user_pos[order], np.arange(len(users) + 1))
+    n_items = idmap.n_items
+    above = np.empty(len(targets), dtype=np.int64)
+    ties = np.empty(len(targets), dtype=np.int64)
+    max_k = max(ks)
+    tops: list[np.ndarray] = []
+    rng = np.random.default_rng(seed)
+    chunks = range(0, len(users), chunk_size)
+    for lo in tqdm(chunks, desc=f"ranking {part}", unit="chunk", disable=not progress, leave=False):
+        hi = min(lo + chunk_size, len(users))
+        chunk_users = users[lo:hi]
+        scores = model.score_indices(chunk_users).astype(np.float32, copy=True)
+        if scores.shape != (hi - lo, n_items):
+            raise ValueError(
+                f"{type(model).__name__} returned scores of shape {scores.shape}, "
+                f"expected {(hi - lo, n_items)}"
+            )
+        rows_idx = order[starts[lo] : starts[hi]]  # target rows of this chunk
+        t_row = user_pos[rows_idx] - lo
+        t_item = target_items[rows_idx]
+        t_score = scores[t_row, t_item].copy()
+        if np.isnan(t_score).any():
+            raise ValueError(f"{type(model).__name__} produced NaN scores")
+        mask_seen(scores, exclude, chunk_users)
+        tops.append(top_k(scores, max_k)[0])
+        scores[t_row, t_item] = t_score  # targets stay candidates even if seen before
+        if negatives is None:
+            _count_full(scores, t_row, t_score, above, ties, rows_idx)
+        else:
+            _count_sampled(scores, t_row, t_item, t_score, negatives, rng, above, ties, rows_idx)
+    per_user = per_user_metrics(above, ties, user_pos, len(users), ks)
+    metrics = aggregate(per_user)
+    all_tops = np.concatenate(tops)
+    for k in ks:
+        metrics[f"coverage@{k}"] = coverage(all_tops[:, :k], n_items)
+    protocol = "full-ranking" if negatives is None else f"sampled-{negatives}"
+    return EvalResult(
+        metrics=metrics,
+        protocol=protocol,
+        split=split_name,
+        part=part,
+        n_users=len(users),
+        seconds=time.perf_counter() - start,
+        per_user=per_user,
+    )
+
+
+def _count_full(
+    scores: np.ndarray,
+    t_row: np.ndarray,
+    t_score: np.ndarray,
+    above: np.ndarray,
+    ties: np.ndarray,
+    out_rows: np.ndarray,
+    block: int = 2048,
+) -> None:
+    for lo in range(0, len(t_row), block):
+        sl = slice(lo, lo + block)
+        rows = scores[t_row[sl]]
+        s = t_score[sl, None]
+        above[out_rows[sl]] = (rows > s).sum(axis=1)
+        ties[out_rows[sl]] = (rows == s).sum(axis=1)
+
+
+def _count_sampled(
+    scores: np.ndarray,
+    t_row: np.ndarray,
+    t_item: np.ndarray,
+    t_score: np.ndarray,
+    negatives: int,
+    rng: np.random.Generator,
+    above: np.ndarray,
+    ties: np.ndarray,
+    out_rows: np.ndarray,
+) -> None:
+    is_target = np.zeros(scores.shape, dtype=bool)
+    is_target[t_row, t_item] = True
+    allowed = ~np.isneginf(scores) & ~is_target
+    for j in range(len(t_row)):
+        cand = np.flatnonzero(allowed[t_row[j]])
+        if len(cand) == 0:
+            above[out_rows[j]], ties[out_rows[j]] = 0, 1
+            continue
+        pick = rng.choice(cand, size=min(negatives, len(cand)), replace=False)
+        neg = scores[t_row[j], pick]
+        above[out_rows[j]] = int((neg > t_score[j]).sum())
+        ties[out_rows[j]] = int((neg == t_score[j]).sum()) + 1
+
+
+def evaluate_ratings(
+    model: Recommender, targets: pd.DataFrame, *, split_name: str = "given", part: str = "test"
+) -> EvalResult:
+    """RMSE and MAE of ``model.predict`` on rows with a rating."""
+    if not model.predicts_ratings:
+        raise ConfigError(
+            f"{type(model).__name__} does not predict ratings; use a rating model (svd, svdpp)"
+        )
+    rated = targets[targets["rating"].notna()]
+    if len(rated) == 0:
+        raise DataError(f"no rated {part} interactions to evaluate")
+    start = time.perf_counter()
+    predicted = model.predict(rated["user_id"], rated["item_id"])  # type: ignore[attr-defined]
+    actual = rated["rating"].to_numpy(dtype=np.float64)
+    return EvalResult(
+        metrics={"rmse": rmse(predicted, actual), "mae": mae(predicted, actual)},
+        protocol="rating",
+        split=split_name,
+        part=part,
+        n_users=int(rated["user_id"].nunique()),
+        seconds=time.perf_counter() - start,
+    )
