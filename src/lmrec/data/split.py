@@ -218,3 +218,30 @@ def _check_fractions(valid: float, test: float) -> None:
             "valid and test must be fractions with valid + test < 1, "
             f"got valid={valid}, test={test}"
         )
+
+
+#: Split protocols by their CLI name.
+SPLIT_PROTOCOLS: tuple[str, ...] = ("loo", "temporal", "random")
+
+
+def split_dataset(
+    data: Dataset,
+    protocol: str = "loo",
+    *,
+    valid: float = 0.1,
+    test: float = 0.1,
+    seed: int = 0,
+) -> Split:
+    """Split by protocol name: ``loo`` (leave-one-out), ``temporal`` or ``random``.
+
+    Shipped splits (JD's held-out buys) come from :func:`lmrec.data.registry.load_given_split`.
+    """
+    if protocol == "loo":
+        return leave_one_out(data)
+    if protocol == "temporal":
+        return temporal_split(data, valid=valid, test=test)
+    if protocol == "random":
+        return random_split(data, valid=valid, test=test, seed=seed)
+    raise ConfigError(
+        f"split protocol must be one of {SPLIT_PROTOCOLS} (or 'given'), got {protocol!r}"
+    )
