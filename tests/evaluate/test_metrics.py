@@ -55,8 +55,10 @@ def test_rating_metrics_and_empty_input():
         M.expected_hit(np.array([], int), np.array([], int), 5)
 
 
-@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 10)), min_size=1, max_size=30),
-       st.integers(1, 30))
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(1, 10)), min_size=1, max_size=30),
+    st.integers(1, 30),
+)
 def test_expected_metrics_equal_the_mean_over_tie_orders(targets, k):
     """With one target per user, each expected metric is the average over every position
     the target can take inside its tie group, which a brute-force loop computes directly."""

@@ -245,3 +245,37 @@ def split_dataset(
     raise ConfigError(
         f"split protocol must be one of {SPLIT_PROTOCOLS} (or 'given'), got {protocol!r}"
     )
+
+
+def kfold(data: Dataset, n_splits: int = 5, seed: int = 0) -> list[Split]:
+    """K-fold cross-validation over individual events, the way Surprise's ``KFold`` does it.
+
+    The events are shuffled with ``numpy.random.RandomState(seed)`` and cut into ``n_splits``
+    contiguous folds (the first ``n % n_splits`` folds one event larger), as
+    ``surprise.model_selection.KFold(n_splits, random_state=seed, shuffle=True)`` does; the
+    folds equal Surprise's when both see the events in the same order (lmrec sorts events by
+    time, Surprise keeps file order). Each fold is a :class:`Split` with an empty validation
+    part.
+    """
+    if n_splits < 2:
+        raise ConfigError(f"n_splits must be >= 2, got {n_splits}")
+    df = data.interactions
+    order = list(range(len(df)))
+    np.random.RandomState(seed).shuffle(order)
+    order_arr = np.asarray(order)
+    sizes = np.full(n_splits, len(df) // n_splits)
+    sizes[: len(df) % n_splits] += 1
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    splits = []
+    for f in range(n_splits):
+        test_rows = np.sort(order_arr[bounds[f] : bounds[f + 1]])
+        train_rows = np.sort(np.concatenate([order_arr[: bounds[f]], order_arr[bounds[f + 1] :]]))
+        splits.append(
+            Split(
+                train=data.with_interactions(df.iloc[train_rows]),
+                valid=df.iloc[[]].reset_index(drop=True),
+                test=df.iloc[test_rows].reset_index(drop=True),
+                protocol=f"{n_splits}-fold (fold {f + 1}, seed={seed})",
+            )
+        )
+    return splits
