@@ -4,10 +4,16 @@ Quick start::
 
     import lmrec
     data = lmrec.load_dataset("ml-100k")
-    split = lmrec.leave_one_out(data)
-    model = lmrec.models.EASE(l2=100).fit(split.train)
-    print(lmrec.evaluate(model, split, on="valid"))
+    split = lmrec.split_dataset(data, "loo")
+    model = lmrec.make_model("ease", l2=100.0).fit(split.fit_data("test"))
+    print(lmrec.evaluate(model, split, on="test").metrics["ndcg@10"])
+    model.save("runs/ease"); model = lmrec.load("runs/ease")
+
+The names below are imported on first use, so ``import lmrec`` stays fast (torch is only
+loaded by the models that need it).
 """
+
+from importlib import import_module
 
 from lmrec.errors import (
     ConfigError,
@@ -20,7 +26,27 @@ from lmrec.errors import (
 
 __version__ = "0.1.0"
 
+#: Public name -> module that defines it (imported lazily by ``__getattr__``).
+_LAZY = {
+    "Dataset": "lmrec.data.schema",
+    "load_dataset": "lmrec.data.registry",
+    "dataset_names": "lmrec.data.registry",
+    "split_dataset": "lmrec.data.split",
+    "evaluate": "lmrec.evaluate.ranking",
+    "evaluate_ratings": "lmrec.evaluate.ranking",
+    "make_model": "lmrec.models.registry",
+    "load": "lmrec.models.registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lmrec' has no attribute {name!r}")
+
+
 __all__ = [
+    *_LAZY,
     "ConfigError",
     "DataError",
     "LmrecError",

@@ -1,15 +1,58 @@
-"""One explicit table from ``config.json``'s ``model_type`` to a class, and :func:`load`."""
+"""One explicit table from a model name (``config.json``'s ``model_type``) to a class.
+
+:func:`make_model` builds a model from its name and keyword parameters (what the CLI does
+with ``--model ease --param l2=50``); :func:`load` restores a saved model directory.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
+from typing import Any
 
-from lmrec.errors import ModelFileError
+from lmrec.errors import ConfigError, ModelFileError
 from lmrec.models.base import FORMAT_VERSION, Recommender
+from lmrec.models.baselines import ALS, BPR, EASE, SVD, ItemKNN, MostPopular, SVDpp
 
 #: Every loadable model type. Add a class here when you add a model.
-MODEL_TYPES: dict[str, type[Recommender]] = {}
+MODEL_TYPES: dict[str, type[Recommender]] = {
+    "popular": MostPopular,
+    "itemknn": ItemKNN,
+    "ease": EASE,
+    "als": ALS,
+    "bpr": BPR,
+    "svd": SVD,
+    "svdpp": SVDpp,
+}
+
+
+def model_params(cls: type[Recommender]) -> dict[str, Any]:
+    """A model class's parameters and their defaults, read from its ``__init__``."""
+    signature = inspect.signature(cls.__init__)
+    return {name: p.default for name, p in signature.parameters.items() if name != "self"}
+
+
+def make_model(name: str, **params: Any) -> Recommender:
+    """Build the model registered as ``name`` with keyword ``params``, checked up front.
+
+    Raises :class:`ConfigError` for an unknown name (listing the known ones), an unknown
+    parameter (listing the allowed ones with their defaults) or a value out of range.
+    """
+    cls = MODEL_TYPES.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODEL_TYPES)}")
+    allowed = model_params(cls)
+    unknown = [p for p in params if p not in allowed]
+    if unknown:
+        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
+        raise ConfigError(
+            f"{cls.__name__} ({name!r}) has no parameter {unknown[0]!r}; "
+            f"its parameters (with defaults) are: {listed}"
+        )
+    model = cls(**params)
+    model._validate_params()
+    return model
 
 
 def load(path: str | Path) -> Recommender:

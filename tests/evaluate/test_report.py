@@ -1,0 +1,134 @@
+"""Result records, tables and charts (lmrec.evaluate.report)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+from rich.console import Console
+
+from lmrec.errors import ConfigError, DataError
+from lmrec.evaluate.report import (
+    RECORD_KEYS,
+    bar_chart,
+    describe_protocol,
+    make_record,
+    metrics_by_k_table,
+    metrics_table,
+    peak_memory_mb,
+    read_records,
+    split_label,
+    write_records,
+)
+
+
+def _record(model="ease", dataset="ml-100k", protocol="full-ranking", ndcg=0.07, **kw):
+    return make_record(
+        dataset=dataset,
+        split=split_label("leave-one-out (file order)", "test"),
+        protocol=protocol,
+        model=model,
+        metrics={"NDCG@10": ndcg, "Recall@10": 2 * ndcg, "HR@5": ndcg},
+        train_seconds=1.23456,
+        eval_seconds=0.5,
+        peak_mb=123.45,
+        **kw,
+    )
+
+
+def _render(table) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def test_record_has_every_key_and_lower_case_metrics():
+    record = _record(extra={"command": "lmrec compare ml-100k"})
+    assert list(record)[: len(RECORD_KEYS)] == list(RECORD_KEYS)
+    assert record["metrics"] == {"ndcg@10": 0.07, "recall@10": 0.14, "hr@5": 0.07}
+    assert record["split"] == "leave-one-out (file order)"
+    assert split_label("leave-one-out (file order)", "valid") == "leave-one-out (file order), valid"
+    assert record["command"] == "lmrec compare ml-100k"
+    assert record["commit"] and isinstance(record["commit"], str)
+    assert record["date"].endswith("+00:00")  # ISO 8601, UTC
+    json.dumps(record)  # plain JSON types only
+
+
+def test_extra_cannot_overwrite_record_keys():
+    with pytest.raises(ConfigError, match="protocol"):
+        _record(extra={"protocol": "sampled-100"})
+
+
+def test_write_replaces_same_experiment_and_keeps_others(tmp_path):
+    path = tmp_path / "out" / "records.json"
+    write_records(path, [_record("ease", ndcg=0.07), _record("popular", ndcg=0.04)])
+    # Same (dataset, split, protocol, model): replaced in place; a new protocol is a new record.
+    write_records(path, [_record("ease", ndcg=0.08), _record("ease", protocol="sampled-100")])
+    records = read_records(path)
+    assert [(r["model"], r["protocol"]) for r in records] == [
+        ("ease", "full-ranking"),
+        ("popular", "full-ranking"),
+        ("ease", "sampled-100"),
+    ]
+    assert records[0]["metrics"]["ndcg@10"] == 0.08
+    assert isinstance(json.loads(path.read_text()), list)
+
+
+def test_read_records_rejects_bad_files(tmp_path):
+    with pytest.raises(DataError, match="no such records file"):
+        read_records(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="not a valid JSON"):
+        read_records(bad)
+    bad.write_text(json.dumps([{"model": "ease"}]))
+    with pytest.raises(DataError, match="lacks"):
+        read_records(bad)
+
+
+def test_bar_chart_writes_a_png(tmp_path):
+    records = [
+        _record("popular", ndcg=0.04),
+        _record("ease", ndcg=0.07),
+        _record("ease", dataset="beauty", ndcg=0.045),
+        _record("svd", protocol="rating") | {"metrics": {"rmse": 0.93}},  # no ndcg: left out
+    ]
+    path = bar_chart(records, "NDCG@10", tmp_path / "chart.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bar_chart_refuses_mixed_protocols_and_missing_metric(tmp_path):
+    records = [_record("ease"), _record("ease", protocol="sampled-100")]
+    with pytest.raises(ConfigError, match="mix the protocols"):
+        bar_chart(records, "ndcg@10", tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="no record has"):
+        bar_chart(records, "mrr@50", tmp_path / "x.png")
+
+
+def test_metrics_table_shows_the_protocol():
+    rows = [_record("ease"), _record("ease", protocol="sampled-100", ndcg=0.4)]
+    table = metrics_table(rows)
+    headers = [c.header for c in table.columns]
+    assert "protocol" in headers
+    assert headers[:2] == ["model", "protocol"]  # one dataset and split: they go in the title
+    assert "ndcg@10" in headers and "rmse" not in headers  # only metrics some row has
+    text = _render(table)
+    assert "sampled-100" in text and "full-ranking" in text and "ml-100k" in text
+    several = metrics_table([_record("ease"), _record("ease", dataset="beauty")], ["ndcg@10"])
+    assert [c.header for c in several.columns][:3] == ["model", "dataset", "protocol"]
+
+
+def test_metrics_by_k_table_is_a_grid():
+    table = metrics_by_k_table(_record())
+    assert [c.header for c in table.columns] == ["metric", "@5", "@10"]
+    text = _render(table)
+    assert "full-ranking" in text and "ndcg" in text
+
+
+def test_peak_memory_and_protocol_text():
+    mb = peak_memory_mb()
+    assert math.isnan(mb) or 1 < mb < 1_000_000
+    assert "not comparable" in describe_protocol("sampled-100")
+    assert "every item" in describe_protocol("full-ranking")

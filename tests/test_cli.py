@@ -1,0 +1,229 @@
+"""The ``lmrec`` command line, run for real on the synthetic data set (and ml-100k if staged)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lmrec.cli import app
+from lmrec.data.registry import find_dataset
+from lmrec.evaluate.report import RECORD_KEYS
+
+RUNNER = CliRunner()
+RUN_FILES = ("config.json", "model.safetensors", "idmap.json", "items.json", "run.json")
+
+
+def lmrec(*args: object):
+    """Run ``lmrec ARGS`` in-process; returns click's Result (stdout, stderr, exit_code)."""
+    return RUNNER.invoke(app, [str(a) for a in args])
+
+
+def ok(*args: object):
+    result = lmrec(*args)
+    assert result.exit_code == 0, f"lmrec {args} failed:\n{result.output}"
+    assert "Traceback" not in result.output
+    return result
+
+
+def assert_user_error(result) -> None:
+    """Exit code 2, one ``error:`` line on stderr, no traceback anywhere."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "ease"
+    ok("train", "synthetic", "--model", "ease", "--param", "l2=50", "--seed", "3", "--out", out)
+    return out
+
+
+# --------------------------------------------------------------------------- happy paths
+def test_train_writes_a_self_describing_run_dir(run_dir):
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["data"] == "synthetic" and run["split"] == "loo" and run["seed"] == 3
+    assert run["model"] == "ease" and run["params"] == {"l2": 50.0}  # converted to float
+    assert run["split_protocol"].startswith("leave-one-out")
+    assert run["fit_seconds"] >= 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model_type"] == "ease" and config["params"]["l2"] == 50.0
+
+
+def test_evaluate_table_and_json(run_dir):
+    table = ok("evaluate", run_dir).stdout
+    assert "full-ranking" in table and "ndcg" in table and "@20" in table
+    records = json.loads(ok("evaluate", run_dir, "--json").stdout)
+    assert len(records) == 1
+    record = records[0]
+    assert set(RECORD_KEYS) <= set(record)
+    assert record["protocol"] == "full-ranking" and record["split"].startswith("leave-one-out")
+    for family in ("hr", "recall", "precision", "f1", "ndcg", "mrr", "coverage"):
+        for k in (5, 10, 20):
+            assert 0 <= record["metrics"][f"{family}@{k}"] <= 1
+    # Item-item structure makes EASE clearly better than chance on the synthetic data.
+    assert record["metrics"]["ndcg@10"] > 0.1
+
+
+def test_evaluate_on_valid_refits_and_says_so(run_dir):
+    result = ok("evaluate", run_dir, "--on", "valid", "--json")
+    assert "refits" in result.stderr
+    (record,) = json.loads(result.stdout)
+    assert record["split"].endswith(", valid")
+
+
+def test_evaluate_with_negatives_is_labelled_sampled(run_dir):
+    (record,) = json.loads(ok("evaluate", run_dir, "--negatives", "20", "--json").stdout)
+    assert record["protocol"] == "sampled-20"
+    assert "SAMPLED" in ok("evaluate", run_dir, "--negatives", "20").stdout
+
+
+def test_recommend_with_titles(run_dir):
+    out = json.loads(ok("recommend", run_dir, "--user", "1", "-k", "5", "--json").stdout)
+    assert out["user"] == "1" and len(out["items"]) == 5
+    assert [r["rank"] for r in out["items"]] == [1, 2, 3, 4, 5]
+    assert all(r["title"] for r in out["items"])  # synthetic items have titles
+    scores = [r["score"] for r in out["items"]]
+    assert scores == sorted(scores, reverse=True)
+    table = ok("recommend", run_dir, "--user", "1").stdout
+    assert out["items"][0]["title"] in table
+
+
+def test_compare_with_plot_and_records(tmp_path):
+    plot, records = tmp_path / "chart.png", tmp_path / "records.json"
+    args = ["compare", "synthetic", "--models", "popular,ease,svd", "--param", "ease.l2=50"]
+    result = ok(*args, "--plot", plot, "--records", records)
+    assert "full-ranking" in result.stdout and "rating" in result.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(records.read_text())
+    assert {(r["model"], r["protocol"]) for r in saved} == {
+        ("popular", "full-ranking"),
+        ("ease", "full-ranking"),
+        ("svd", "full-ranking"),
+        ("svd", "rating"),
+    }
+    for record in saved:
+        assert set(RECORD_KEYS) <= set(record)
+        assert record["dataset"] == "synthetic"
+    rating = next(r for r in saved if r["protocol"] == "rating")
+    assert 0 < rating["metrics"]["rmse"] < 2
+    as_json = json.loads(ok("compare", "synthetic", "--models", "popular", "--json").stdout)
+    assert [r["model"] for r in as_json] == ["popular"]
+
+
+def test_data_list(tmp_path):
+    rows = json.loads(ok("data", "list", "--json").stdout)
+    names = {r["name"] for r in rows}
+    assert {"ml-100k", "synthetic", "jd"} <= names
+    assert "synthetic" in ok("data", "list").stdout
+
+
+def test_data_info_on_a_file(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("uid,mid,stars\n1,a,5\n1,b,3\n2,a,4\n")
+    cols = "user_id=uid,item_id=mid,rating=stars"
+    info = json.loads(ok("data", "info", path, "--columns", cols, "--json").stdout)
+    assert info["interactions"] == 3 and info["users"] == 2 and info["ratings"] is True
+    semi = tmp_path / "events.txt"
+    semi.write_text("user;item\n1;a\n2;b\n")
+    assert json.loads(ok("data", "info", semi, "--sep", ";", "--json").stdout)["users"] == 2
+
+
+@pytest.mark.skipif(find_dataset("ml-100k") is None, reason="ml-100k is not staged")
+def test_data_info_ml100k():
+    info = json.loads(ok("data", "info", "ml-100k", "--json").stdout)
+    assert info["interactions"] == 100_000 and info["users"] == 943 and info["items"] == 1682
+    assert "interactions" in ok("data", "info", "ml-100k").stdout
+
+
+@pytest.mark.slow  # fits five models on ml-100k when it is staged (~10-20 s)
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    result = ok("demo", "--out", out, "--json")
+    report = json.loads(result.stdout)
+    fallback = find_dataset("ml-100k") is None
+    assert report["synthetic_fallback"] is fallback
+    assert report["dataset"] == ("synthetic" if fallback else "ml-100k")
+    if fallback:
+        assert "SYNTHETIC" in result.stderr
+    assert [r["model"] for r in report["records"]] == ["popular", "itemknn", "ease", "als", "bpr"]
+    assert all(r["protocol"] == "full-ranking" for r in report["records"])
+    assert len(report["recommendations"]) == 3
+    assert all(len(r["items"]) == 10 and r["items"][0]["title"] for r in report["recommendations"])
+    for name in RUN_FILES:
+        assert (out / name).is_file(), name
+    user = report["recommendations"][0]["user"]
+    again = json.loads(ok("recommend", out, "--user", user, "--json").stdout)
+    assert again["items"] == report["recommendations"][0]["items"]
+
+
+# --------------------------------------------------------------------------- user errors
+def test_unknown_data_set():
+    assert_user_error(lmrec("data", "info", "no-such-data-set"))
+
+
+def test_unknown_model(tmp_path):
+    result = lmrec("train", "synthetic", "--model", "nope", "--out", tmp_path / "r")
+    assert_user_error(result)
+    assert "ease" in result.stderr  # the message lists the known models
+
+
+@pytest.mark.parametrize(
+    ("param", "needle"), [("l2=abc", "l2"), ("lambda=1", "lambda"), ("l2", "key=value")]
+)
+def test_bad_param(tmp_path, param, needle):
+    result = lmrec("train", "synthetic", "--model", "ease", "--param", param, "--out", tmp_path)
+    assert_user_error(result)
+    assert needle in result.stderr
+
+
+def test_unknown_user(run_dir):
+    result = lmrec("recommend", run_dir, "--user", "nobody")
+    assert_user_error(result)
+    assert "nobody" in result.stderr
+
+
+def test_misnamed_column(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("customer_name,thing\n1,a\n2,b\n")
+    assert_user_error(lmrec("data", "info", path))
+    result = lmrec("data", "info", path, "--columns", "user_id=customer,item_id=thing")
+    assert_user_error(result)
+    assert "customer" in result.stderr
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert_user_error(lmrec("data", "info", path))
+
+
+def test_unknown_flag_and_bad_options(run_dir):
+    result = lmrec("train", "synthetic", "--model", "ease", "--out", "x", "--bogus")
+    assert_user_error(result)
+    assert "--bogus" in result.stderr
+    assert_user_error(lmrec("evaluate", run_dir, "--on", "train"))
+    assert_user_error(lmrec("compare", "synthetic", "--split", "weekly"))
+    assert_user_error(lmrec("evaluate", run_dir.parent / "missing"))
+
+
+def test_console_script_reports_errors_in_one_line(tmp_path):
+    """The installed entry point (not only the in-process runner) exits 2 without a traceback."""
+    script = Path(sys.executable).with_name("lmrec")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "lmrec"]
+    missing = tmp_path / "missing.csv"
+    proc = subprocess.run(
+        [*command, "data", "info", str(missing)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "missing.csv" in line
+    assert proc.stdout == ""
