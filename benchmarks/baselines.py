@@ -41,8 +41,8 @@ GRIDS: dict[str, dict[str, list[object]]] = {
     "popular": {},
     "itemknn": {"k": [50, 100, 200]},
     "ease": {"l2": [10.0, 50.0, 100.0, 200.0, 500.0]},
-    "als": {"factors": [64], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0]},
-    "bpr": {"factors": [64], "learning_rate": [0.01, 0.05], "regularization": [0.01, 0.001]},
+    "als": {"factors": [64], "regularization": [0.1, 1.0, 10.0, 50.0], "alpha": [1.0, 10.0, 50.0]},
+    "bpr": {"factors": [64], "learning_rate": [0.01, 0.05, 0.1], "iterations": [100, 200]},
     "svd": {},
     "svdpp": {},
 }

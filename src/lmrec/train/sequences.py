@@ -1,0 +1,194 @@
+"""From a Dataset to padded tensor batches for the sequence Transformer.
+
+Why length buckets: most Beauty histories have fewer than 10 events while ``max_len`` is 50,
+so padding every batch to ``max_len`` would spend most of the attention time on padding.
+Batches here group sequences of similar length and are padded (on the left) only to the
+longest sequence in the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lmrec.data.schema import BEHAVIOURS, Dataset
+from lmrec.models.transformer import PAD, gap_buckets
+
+
+@dataclass(frozen=True)
+class UserSequences:
+    """Per user (internal index order): item indices + 1, behaviour indices + 1, timestamps."""
+
+    items: list[np.ndarray]
+    behaviours: list[np.ndarray]
+    timestamps: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def user_sequences(data: Dataset) -> UserSequences:
+    """Each user's events in time order, in model index space (0 is padding)."""
+    inter = data.interactions
+    users = data.user_index()
+    items = data.item_index() + 1
+    behaviours = inter["behaviour"].cat.codes.to_numpy().astype(np.int64) + 1
+    stamps = inter["timestamp"].to_numpy(dtype=np.float64)
+    order = np.argsort(users, kind="stable")  # keeps time order within a user
+    bounds = np.cumsum(np.bincount(users, minlength=data.n_users))[:-1]
+    return UserSequences(
+        items=np.split(items[order], bounds),
+        behaviours=np.split(behaviours[order], bounds),
+        timestamps=np.split(stamps[order], bounds),
+    )
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Training examples: (user, start, end) slices of user sequences, each ≤ max_len + 1 long."""
+
+    user: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.end - self.start
+
+
+def training_windows(seqs: UserSequences, max_len: int, min_len: int = 2) -> Windows:
+    """Cut every sequence into windows of max_len + 1 events, ending at its last event.
+
+    Long histories (ml-100k users average 100+ events) give several windows, so no event is
+    thrown away; a window of n events yields n - 1 next-item targets.
+    """
+    users, starts, ends = [], [], []
+    span = max_len + 1
+    for u, items in enumerate(seqs.items):
+        end = len(items)
+        while end >= min_len:
+            start = max(0, end - span)
+            users.append(u)
+            starts.append(start)
+            ends.append(end)
+            end = start + 1 if start > 0 else 0  # next window's last event overlaps by one
+    return Windows(
+        np.asarray(users, dtype=np.int64),
+        np.asarray(starts, dtype=np.int64),
+        np.asarray(ends, dtype=np.int64),
+    )
+
+
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffled batches of example indices whose lengths are similar.
+
+    Examples are sorted by length with random tie-breaking, cut into batches, and the batch
+    order is shuffled, so every epoch sees a different but padding-light arrangement.
+    """
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@dataclass
+class Batch:
+    items: torch.Tensor  # (B, T)
+    behaviours: torch.Tensor  # (B, T)
+    gaps: torch.Tensor  # (B, T)
+    targets: torch.Tensor | None = None  # (B, T)
+
+
+def collate(
+    seqs: UserSequences, users: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left-padded (B, T) item, behaviour and timestamp arrays for slices of user sequences."""
+    lengths = ends - starts
+    T = max(1, int(lengths.max()))  # an empty history becomes one padding column
+    items = np.zeros((len(users), T), dtype=np.int64)
+    behaviours = np.zeros((len(users), T), dtype=np.int64)
+    stamps = np.full((len(users), T), np.nan)
+    for row, (u, s, e) in enumerate(zip(users, starts, ends, strict=True)):
+        n = e - s
+        items[row, T - n :] = seqs.items[u][s:e]
+        behaviours[row, T - n :] = seqs.behaviours[u][s:e]
+        stamps[row, T - n :] = seqs.timestamps[u][s:e]
+    return items, behaviours, stamps
+
+
+def causal_batch(seqs: UserSequences, windows: Windows, idx: np.ndarray) -> Batch:
+    """Inputs are events 0..n-2 of each window, targets events 1..n-1 (next item)."""
+    items, behaviours, stamps = collate(
+        seqs, windows.user[idx], windows.start[idx], windows.end[idx]
+    )
+    inputs = items[:, :-1]
+    targets = items[:, 1:].copy()
+    targets[inputs == PAD] = PAD
+    st = torch.from_numpy(stamps[:, :-1])
+    return Batch(
+        torch.from_numpy(inputs),
+        torch.from_numpy(behaviours[:, :-1]),
+        gap_buckets(st),
+        torch.from_numpy(targets),
+    )
+
+
+def masked_batch(
+    seqs: UserSequences,
+    windows: Windows,
+    idx: np.ndarray,
+    mask_index: int,
+    mask_prob: float,
+    rng: np.random.Generator,
+    last_prob: float = 0.1,
+) -> Batch:
+    """BERT4Rec-style: hide random events behind [MASK] and predict them (bidirectional).
+
+    Every sequence gets at least one mask. With probability ``last_prob`` only the final event
+    is masked, which is exactly the inference situation (history + [MASK] → next item).
+    """
+    items, behaviours, stamps = collate(
+        seqs, windows.user[idx], windows.start[idx], windows.end[idx]
+    )
+    real = items != PAD
+    masked = (rng.random(items.shape) < mask_prob) & real
+    only_last = rng.random(len(items)) < last_prob
+    masked[only_last] = False
+    masked[:, -1] |= only_last | ~masked.any(axis=1)
+    targets = np.where(masked, items, PAD)
+    inputs = np.where(masked, mask_index, items)
+    return Batch(
+        torch.from_numpy(inputs),
+        torch.from_numpy(behaviours),
+        gap_buckets(torch.from_numpy(stamps)),
+        torch.from_numpy(targets),
+    )
+
+
+def inference_batch(
+    seqs: UserSequences,
+    users: np.ndarray,
+    max_len: int,
+    mask_index: int | None = None,
+    next_behaviour: int = BEHAVIOURS.index("click") + 1,
+) -> Batch:
+    """The last ``max_len`` events of each user (the model predicts what comes next).
+
+    With ``mask_index`` (masked models) a [MASK] event is appended and the history keeps
+    ``max_len - 1`` events; its behaviour is ``next_behaviour`` (the behaviour to predict).
+    """
+    keep = max_len - (1 if mask_index is not None else 0)
+    ends = np.array([len(seqs.items[u]) for u in users], dtype=np.int64)
+    starts = np.maximum(0, ends - keep)
+    items, behaviours, stamps = collate(seqs, users, starts, ends)
+    if mask_index is not None:
+        items = np.concatenate([items, np.full((len(users), 1), mask_index)], axis=1)
+        behaviours = np.concatenate([behaviours, np.full((len(users), 1), next_behaviour)], axis=1)
+        stamps = np.concatenate([stamps, np.full((len(users), 1), np.nan)], axis=1)
+    return Batch(
+        torch.from_numpy(items), torch.from_numpy(behaviours), gap_buckets(torch.from_numpy(stamps))
+    )
