@@ -189,3 +189,29 @@ def test_temporal_split_needs_timestamps_and_given_split_checks_ids():
         given_split(d, valid=ok, test=held, protocol="given")
     split = given_split(d, valid=ok, test=ok, protocol="given", exclude_behaviours=("buy",))
     assert split.summary()["test"] == 1
+
+
+def test_given_split_rejects_ids_that_never_occur_in_training():
+    import pandas as pd
+
+    from lmrec.data.schema import Dataset
+    from lmrec.data.split import given_split
+
+    train = Dataset.from_frames(
+        pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]})
+    )
+    held = Dataset.from_frames(pd.DataFrame({"user_id": ["a", "zed"], "item_id": ["y", "x"]}))
+    with pytest.raises(
+        DataError, match=r"test row 2 has user_id 'zed' that never occurs in training"
+    ):
+        given_split(
+            train, valid=held.interactions.iloc[:1], test=held.interactions, protocol="given"
+        )
+    unknown_item = Dataset.from_frames(pd.DataFrame({"user_id": ["b"], "item_id": ["new"]}))
+    with pytest.raises(DataError, match=r"valid row 1 has item_id 'new'"):
+        given_split(
+            train,
+            valid=unknown_item.interactions,
+            test=held.interactions.iloc[:1],
+            protocol="given",
+        )
