@@ -17,7 +17,7 @@ FAST = dict(
     heads=2,
     layers=1,
     max_len=20,
-    epochs=6,
+    epochs=20,
     batch_size=64,
     warmup_steps=10,
     progress=False,
@@ -136,3 +136,61 @@ def test_resume_continues_from_the_checkpoint(tmp_path, split):
     assert len(first.losses) == 2
     assert len(resumed.losses) == 3  # two from the checkpoint, one new epoch
     assert resumed.losses[:2] == first.losses
+
+
+def test_interests_are_distributions_close_to_the_synthetic_truth(split, fitted):
+    from lmrec.data.loaders.synthetic import synthetic_truth
+    from lmrec.evaluate.calibration import kl_divergence
+
+    truth = synthetic_truth(n_users=200, n_items=120, seed=1)
+    model = fitted.set_history(split.fit_data("test"))
+    probs = model.predict_proba(truth.user_ids)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # True next-category distribution: stay in the last category with prob s, else draw from π_u.
+    cat_of = dict(zip(truth.item_ids, truth.item_category, strict=True))
+    history = model.sequences_.items
+    users = model.idmap_.user_index(truth.user_ids)
+    last_cat = np.array([cat_of[model.idmap_.items[history[u][-1] - 1]] for u in users])
+    s = truth.stickiness
+    true_next = (1 - s) * truth.mixtures
+    true_next[np.arange(len(users)), last_cat] += s
+    # The model's category distribution, and popularity's as a yardstick.
+    item_cat = np.array([cat_of[i] for i in model.idmap_.items])
+    onehot = np.eye(len(truth.categories))[item_cat]
+    ours = probs @ onehot
+    counts = np.bincount(
+        item_cat,
+        weights=np.asarray(model.seen_.sum(axis=0)).ravel(),
+        minlength=len(truth.categories),
+    )
+    pop = np.tile(counts / counts.sum(), (len(users), 1))
+    kl_ours = kl_divergence(true_next, ours).mean()
+    kl_pop = kl_divergence(true_next, pop).mean()
+    assert kl_ours < 0.5 * kl_pop
+    one = model.interests(truth.user_ids[0], top_categories=3)
+    assert len(one.categories) == 3 and one.category_probs[0] >= one.category_probs[-1]
+    assert one.categories[0] in truth.categories
+
+
+def test_raw_histories_and_their_bad_input(fitted, split):
+    from lmrec.errors import ConfigError
+
+    user = split.train.idmap.users[0]
+    data = split.fit_data("test")
+    fitted.set_history(data)
+    events = data.interactions[data.interactions.user_id == user]
+    a = fitted.score_histories(
+        [list(events.item_id)], [list(events.behaviour.astype(str))], [list(events.timestamp)]
+    )
+    b = fitted.score([user])
+    np.testing.assert_allclose(a, b, atol=1e-4)  # same events => same scores
+    long = list(split.train.idmap.items[:60])  # longer than max_len=20: keeps the latest 20
+    np.testing.assert_allclose(
+        fitted.score_histories([long]), fitted.score_histories([long[-20:]]), atol=1e-5
+    )
+    with pytest.raises(UnknownIdError, match="item id 'no-such-item'"):
+        fitted.score_histories([["no-such-item"]])
+    with pytest.raises(ConfigError, match="history 0 is empty"):
+        fitted.score_histories([[]])
+    with pytest.raises(ConfigError, match="exactly one"):
+        fitted.interests()

@@ -73,6 +73,7 @@ class Recommender(ABC):
         self.idmap_ = train.idmap
         self.seen_ = train.matrix("binary")
         self.item_titles_ = train.items["title"].to_numpy(dtype=object)
+        self.item_categories_ = [list(map(str, c)) for c in train.items["categories"]]
         self._fit(train, valid)
         return self
 
@@ -217,7 +218,10 @@ class Recommender(ABC):
         save_file(arrays, str(out / "model.safetensors"))
         self.idmap_.to_json(out / "idmap.json")
         (out / "items.json").write_text(
-            json.dumps({"titles": [str(t) for t in self.item_titles_]}), encoding="utf-8"
+            json.dumps(
+                {"titles": [str(t) for t in self.item_titles_], "categories": self.item_categories_}
+            ),
+            encoding="utf-8",
         )
         return out
 
@@ -243,10 +247,12 @@ class Recommender(ABC):
             shape=(model.idmap_.n_users, model.idmap_.n_items),
         )
         try:
-            titles = json.loads((path / "items.json").read_text(encoding="utf-8"))["titles"]
-        except (OSError, ValueError, KeyError):
-            titles = [""] * model.idmap_.n_items
-        model.item_titles_ = np.asarray(titles, dtype=object)
+            items = json.loads((path / "items.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            items = {}
+        n = model.idmap_.n_items
+        model.item_titles_ = np.asarray(items.get("titles", [""] * n), dtype=object)
+        model.item_categories_ = items.get("categories", [[] for _ in range(n)])
         model._load_state(
             {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
         )

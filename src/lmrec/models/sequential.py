@@ -15,16 +15,20 @@ longer one (train + validation for the test split) without retraining, as SASRec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from lmrec.data.schema import Dataset
+from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.errors import ConfigError
+from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender
+from lmrec.models.interests import Interests, category_matrix, summarise
 from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
 from lmrec.train.loop import TrainConfig, TrainHistory, train
+from lmrec.train.peft import FINETUNE_MODES, add_lora, trainable_parameters
 from lmrec.train.sequences import (
     UserSequences,
     bucketed_batches,
@@ -55,6 +59,10 @@ class SequenceTransformer(Recommender):
         use_behaviour: bool = True,
         use_time_gaps: bool = True,
         sampled_softmax: int = 0,
+        target_behaviour: str | None = None,
+        init_from: str | None = None,
+        finetune_mode: str = "full",
+        lora_rank: int = 8,
         epochs: int = 200,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -75,6 +83,10 @@ class SequenceTransformer(Recommender):
         self.use_behaviour = use_behaviour
         self.use_time_gaps = use_time_gaps
         self.sampled_softmax = sampled_softmax
+        self.target_behaviour = target_behaviour
+        self.init_from = init_from
+        self.finetune_mode = finetune_mode
+        self.lora_rank = lora_rank
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -95,6 +107,19 @@ class SequenceTransformer(Recommender):
             raise ConfigError(f"max_len must be >= 2, got {self.max_len}")
         if not 0 < self.mask_prob < 1:
             raise ConfigError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        if self.finetune_mode not in FINETUNE_MODES:
+            raise ConfigError(
+                f"finetune_mode must be one of {FINETUNE_MODES}, got {self.finetune_mode!r}"
+            )
+        if self.finetune_mode != "full" and self.init_from is None:
+            raise ConfigError(
+                f"finetune_mode={self.finetune_mode!r} needs init_from (a pretrained run dir)"
+            )
+        if self.target_behaviour is not None and self.target_behaviour not in BEHAVIOURS:
+            raise ConfigError(
+                f"target_behaviour must be one of {BEHAVIOURS} or None, "
+                f"got {self.target_behaviour!r}"
+            )
 
     def net_config(self, n_items: int) -> TransformerConfig:
         return TransformerConfig(
@@ -125,8 +150,62 @@ class SequenceTransformer(Recommender):
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
         torch.manual_seed(self.seed)
         self.net_ = SequenceTransformerNet(self.net_config(train_data.n_items))
+        parameters = None
+        if self.init_from is not None:
+            self._load_pretrained(train_data)
+            if self.finetune_mode == "lora":
+                add_lora(self.net_, self.lora_rank)
+            parameters = trainable_parameters(self.net_, self.finetune_mode)
         self.sequences_ = user_sequences(train_data)
-        self.history_ = self._train(self.net_, self.sequences_, train_data, valid)
+        self.history_ = self._train(self.net_, self.sequences_, train_data, valid, parameters)
+        self.temperature_ = 1.0
+        if valid is not None and len(valid.interactions):
+            self.calibrate(valid)
+
+    def calibrate(self, held_out: Dataset) -> dict[str, float]:
+        """Fit the softmax temperature on held-out next events (e.g. validation targets).
+
+        Returns NLL and ECE before and after; the ranking does not change.
+        """
+        self._check_fitted()
+        frame = held_out.interactions
+        users = self.idmap_.user_index(frame["user_id"])
+        targets = self.idmap_.item_index(frame["item_id"])
+        logits = self.score_indices(users)
+        before = {"nll": nll(logits, targets), "ece": expected_calibration_error(logits, targets)}
+        self.temperature_ = fit_temperature(logits, targets)
+        return {
+            "temperature": self.temperature_,
+            "nll_before": before["nll"],
+            "ece_before": before["ece"],
+            "nll": nll(logits, targets, self.temperature_),
+            "ece": expected_calibration_error(logits, targets, self.temperature_),
+        }
+
+    def _load_pretrained(self, data: Dataset) -> None:
+        """Start from the weights of the run in ``init_from`` (same catalogue and shapes)."""
+        from lmrec.models.registry import load
+
+        pretrained = load(self.init_from)
+        if not isinstance(pretrained, SequenceTransformer):
+            raise ConfigError(
+                f"init_from={self.init_from!r} holds a {type(pretrained).__name__}, "
+                "not a transformer run"
+            )
+        if not np.array_equal(pretrained.idmap_.items, data.idmap.items):
+            raise ConfigError(
+                f"init_from={self.init_from!r} was trained on another item catalogue "
+                f"({pretrained.idmap_.n_items} items vs {data.n_items}); pretrain on this data"
+            )
+        mine, theirs = self.net_config(data.n_items), pretrained.net_.config
+        for field in ("dim", "layers", "heads", "ff_mult", "max_len"):
+            if getattr(mine, field) != getattr(theirs, field):
+                raise ConfigError(
+                    f"init_from has {field}={getattr(theirs, field)}, this model "
+                    f"{getattr(mine, field)}; fine-tune with the pretrained architecture"
+                )
+        state = {k: v for k, v in pretrained.net_.state_dict().items() if "lora_" not in k}
+        self.net_.load_state_dict(state, strict=False)
 
     def _train(
         self,
@@ -146,10 +225,13 @@ class SequenceTransformer(Recommender):
             raise ConfigError(f"{data.name}: no user has 2 or more events; nothing to learn from")
         config = self.train_config()
         mask_index = net.config.mask_index
+        target_behaviour = (
+            None if self.target_behaviour is None else BEHAVIOURS.index(self.target_behaviour) + 1
+        )
 
         def make_batch(idx: np.ndarray, rng: np.random.Generator):
             if self.objective == "causal":
-                return causal_batch(seqs, windows, idx), True
+                return causal_batch(seqs, windows, idx, target_behaviour), True
             return masked_batch(seqs, windows, idx, mask_index, self.mask_prob, rng), False
 
         def batches(rng: np.random.Generator):
@@ -206,12 +288,91 @@ class SequenceTransformer(Recommender):
             out[lo : lo + chunk] = logits.numpy()
         return out
 
+    def score_histories(
+        self,
+        histories: Sequence[Sequence[object]],
+        behaviours: Sequence[Sequence[str]] | None = None,
+        timestamps: Sequence[Sequence[float]] | None = None,
+    ) -> np.ndarray:
+        """Scores of every item after raw histories of external item ids (oldest first).
+
+        ``behaviours`` (default: all "click") and ``timestamps`` (unix seconds; default:
+        unknown) describe each event. Histories longer than ``max_len`` keep their latest
+        ``max_len`` events, as in training. Unknown item ids raise :class:`UnknownIdError`;
+        an empty history raises :class:`ConfigError` (nothing to condition on: use a
+        popularity model).
+        """
+        self._check_fitted()
+        items, kinds, stamps = [], [], []
+        for n, history in enumerate(histories):
+            history = list(history)
+            if not history:
+                raise ConfigError(
+                    f"history {n} is empty; give at least one item id (for users with no "
+                    "history, recommend with a popularity model)"
+                )
+            items.append(self.idmap_.item_index(history) + 1)
+            if behaviours is None:
+                kinds.append(np.full(len(history), BEHAVIOURS.index("click") + 1))
+            else:
+                if len(behaviours[n]) != len(history):
+                    raise ConfigError(
+                        f"history {n} has {len(history)} items but {len(behaviours[n])} behaviours"
+                    )
+                unknown = [b for b in behaviours[n] if b not in BEHAVIOURS]
+                if unknown:
+                    raise ConfigError(
+                        f"unknown behaviour {unknown[0]!r}; expected one of {BEHAVIOURS}"
+                    )
+                kinds.append(np.array([BEHAVIOURS.index(b) + 1 for b in behaviours[n]]))
+            if timestamps is None:
+                stamps.append(np.full(len(history), np.nan))
+            elif len(timestamps[n]) != len(history):
+                raise ConfigError(
+                    f"history {n} has {len(history)} items but {len(timestamps[n])} timestamps"
+                )
+            else:
+                stamps.append(np.asarray(timestamps[n], dtype=np.float64))
+        saved = self.sequences_
+        try:
+            self.sequences_ = UserSequences(items, kinds, stamps)
+            return self.score_indices(np.arange(len(items)))
+        finally:
+            self.sequences_ = saved
+
+    def predict_proba(self, user_ids: Sequence[object]) -> np.ndarray:
+        """Calibrated p(item | history) over every item (rows sum to 1)."""
+        return _softmax(self.score(user_ids), self.temperature_)
+
+    def interests(
+        self,
+        user_id: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+        top_items: int = 10,
+        top_categories: int = 10,
+    ) -> Interests:
+        """The user's calibrated next-item distribution and its category aggregate.
+
+        Give a known ``user_id`` or a raw ``history`` of item ids.
+        """
+        self._check_fitted()
+        if (user_id is None) == (history is None):
+            raise ConfigError("give exactly one of user_id or history")
+        logits = self.score([user_id]) if history is None else self.score_histories([history])
+        probs = _softmax(logits, self.temperature_)[0]
+        names, w = category_matrix(self.item_categories_)
+        return summarise(
+            probs, self.idmap_.items, names, w, self.temperature_, top_items, top_categories
+        )
+
     def _item_vectors(self) -> np.ndarray:
         return self.net_.item_emb.weight[1 : self.idmap_.n_items + 1].detach().numpy()
 
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        state["temperature"] = np.array([self.temperature_], dtype=np.float64)
         lengths = np.array([len(s) for s in self.sequences_.items], dtype=np.int64)
         state["seq.lengths"] = lengths
         state["seq.items"] = np.concatenate(self.sequences_.items).astype(np.int64)
@@ -221,17 +382,27 @@ class SequenceTransformer(Recommender):
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
         self.net_ = SequenceTransformerNet(self.net_config(self.idmap_.n_items))
+        if self.init_from is not None and self.finetune_mode == "lora":
+            add_lora(self.net_, self.lora_rank)
         weights = {
             k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")
         }
         self.net_.load_state_dict(weights)
         self.net_.eval()
+        self.temperature_ = float(arrays["temperature"][0]) if "temperature" in arrays else 1.0
         bounds = np.cumsum(arrays["seq.lengths"])[:-1]
         self.sequences_ = UserSequences(
             items=np.split(arrays["seq.items"], bounds),
             behaviours=np.split(arrays["seq.behaviours"], bounds),
             timestamps=np.split(arrays["seq.timestamps"], bounds),
         )
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 __all__ = ["OBJECTIVES", "SequenceTransformer"]

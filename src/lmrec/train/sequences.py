@@ -120,14 +120,22 @@ def collate(
     return items, behaviours, stamps
 
 
-def causal_batch(seqs: UserSequences, windows: Windows, idx: np.ndarray) -> Batch:
-    """Inputs are events 0..n-2 of each window, targets events 1..n-1 (next item)."""
+def causal_batch(
+    seqs: UserSequences, windows: Windows, idx: np.ndarray, target_behaviour: int | None = None
+) -> Batch:
+    """Inputs are events 0..n-2 of each window, targets events 1..n-1 (next item).
+
+    With ``target_behaviour`` (a behaviour index + 1) only next events of that behaviour are
+    targets, e.g. fine-tuning "what will they buy next" on histories of views and buys.
+    """
     items, behaviours, stamps = collate(
         seqs, windows.user[idx], windows.start[idx], windows.end[idx]
     )
     inputs = items[:, :-1]
     targets = items[:, 1:].copy()
     targets[inputs == PAD] = PAD
+    if target_behaviour is not None:
+        targets[behaviours[:, 1:] != target_behaviour] = PAD
     st = torch.from_numpy(stamps[:, :-1])
     return Batch(
         torch.from_numpy(inputs),
