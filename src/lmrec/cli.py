@@ -392,7 +392,8 @@ def _write_run(
         "split": split,
         "split_protocol": split_protocol,
         "seed": seed,
-        "fit_on": "train+valid (split.fit_data('test'))",
+        "fit_on": "model.fit_split(split, 'test'): train+valid, or train with early "
+        "stopping on valid then conditioned on train+valid (transformer)",
         "model": model,
         "params": params,
         "fit_seconds": round(fit_seconds, 3),
@@ -451,16 +452,15 @@ def _compare(
     negatives: int | None,
     seed: int,
 ) -> tuple[list[dict[str, Any]], dict[str, Recommender]]:
-    """Fit every model on ``split.fit_data(on)``, score it on ``on``; records and models."""
+    """Fit every model for ``on`` (``fit_split``), score it on ``on``; records and models."""
     err = _err()
     records: list[dict[str, Any]] = []
     fitted: dict[str, Recommender] = {}
-    fit_data = split.fit_data(on)
     for i, name in enumerate(names, 1):
         model = make_model(name, **params[name])
         err.print(f"[{i}/{len(names)}] fitting {name}…")
         start = time.perf_counter()
-        model.fit(fit_data)
+        model.fit_split(split, on)
         fit_seconds = time.perf_counter() - start
         results = _score(model, split, on, negatives, seed)
         err.print(
@@ -606,7 +606,7 @@ def train(
     fit_data = the_split.fit_data("test")
     _err().print(f"fitting {model} on {len(fit_data.interactions):,} interactions…")
     start = time.perf_counter()
-    estimator.fit(fit_data)
+    estimator.fit_split(the_split, "test")
     fit_seconds = time.perf_counter() - start
     estimator.save(out)
     run = _write_run(
@@ -660,7 +660,7 @@ def evaluate_cmd(
         )
         model = make_model(run["model"], **run["params"])
         start = time.perf_counter()
-        model.fit(split.fit_data("valid"))
+        model.fit_split(split, "valid")
         fit_seconds = time.perf_counter() - start
     else:
         _check_same_ids(model, split.fit_data("test"), run_dir)

@@ -83,9 +83,12 @@ def evaluate(
 def fit_evaluate(
     model: Recommender, split: Split, on: Literal["valid", "test"] = "test", **kwargs: object
 ) -> tuple[EvalResult, float]:
-    """Fit on ``split.fit_data(on)``, evaluate on ``on``; returns (result, fit seconds)."""
+    """Fit with ``model.fit_split(split, on)`` and evaluate on ``on``.
+
+    Returns the result and the fitting time in seconds.
+    """
     start = time.perf_counter()
-    model.fit(split.fit_data(on))
+    model.fit_split(split, on)
     fit_seconds = time.perf_counter() - start
     return evaluate(model, split, on, **kwargs), fit_seconds
 

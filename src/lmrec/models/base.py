@@ -37,6 +37,7 @@ from safetensors.numpy import load_file, save_file
 
 from lmrec.data.idmap import IdMap
 from lmrec.data.schema import Dataset
+from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError, ModelFileError, NotFittedError
 
 #: Bumped when the on-disk layout changes; ``load`` refuses other versions.
@@ -76,6 +77,15 @@ class Recommender(ABC):
         self.item_categories_ = [list(map(str, c)) for c in train.items["categories"]]
         self._fit(train, valid)
         return self
+
+    def fit_split(self, split: Split, on: Part = "test") -> Self:
+        """Fit so that ``split.targets(on)`` can be scored.
+
+        Default: refit on ``split.fit_data(on)`` (train for ``valid``, train + valid for
+        ``test``). Models that stop early on validation override this: they train on train
+        with the validation targets and, for ``test``, then condition on train + valid.
+        """
+        return self.fit(split.fit_data(on))
 
     def _validate_params(self) -> None:
         """Raise :class:`ConfigError` for parameter values outside their range."""

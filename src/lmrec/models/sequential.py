@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from lmrec.data.schema import BEHAVIOURS, Dataset
+from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender
@@ -261,6 +262,14 @@ class SequenceTransformer(Recommender):
             progress=self.progress,
             parameters=parameters,
         )
+
+    def fit_split(self, split: Split, on: Part = "test") -> SequenceTransformer:
+        """Train on ``split.train`` stopping early on the validation targets; for ``test``,
+        then condition on train + valid without retraining (the SASRec protocol)."""
+        self.fit(split.train, valid=split.train.with_interactions(split.valid))
+        if on == "test":
+            self.set_history(split.fit_data("test"))
+        return self
 
     def set_history(self, data: Dataset) -> SequenceTransformer:
         """Condition future scores on ``data``'s sequences (same id map) without retraining."""
