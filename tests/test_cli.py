@@ -227,3 +227,24 @@ def test_console_script_reports_errors_in_one_line(tmp_path):
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: ") and "missing.csv" in line
     assert proc.stdout == ""
+
+
+def test_pretrain_finetune_lora_and_interests(tmp_path, run_dir):
+    pre, ft, png = tmp_path / "pre", tmp_path / "ft", tmp_path / "interests.png"
+    small = ["--param", "epochs=3", "--param", "dim=16", "--param", "max_len=10"]
+    ok("pretrain", "synthetic", "--out", pre, *small)
+    assert json.loads((pre / "config.json").read_text())["params"]["objective"] == "masked"
+    ok("finetune", pre, "--out", ft, "--mode", "lora", "--param", "epochs=2")
+    params = json.loads((ft / "config.json").read_text())["params"]
+    assert params["finetune_mode"] == "lora" and params["objective"] == "causal"
+    assert params["init_from"] == str(pre.resolve())
+    out = json.loads(
+        ok("interests", ft, "--user", "1", "--top", "4", "--plot", png, "--json").stdout
+    )
+    assert len(out["categories"]) == 4 and png.stat().st_size > 0
+    probs = [c["p"] for c in out["categories"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    # Bad input: fine-tuning a non-transformer run, interests of a model without them.
+    assert_user_error(lmrec("finetune", run_dir, "--out", tmp_path / "x"))
+    assert_user_error(lmrec("interests", run_dir, "--user", "1"))
+    assert_user_error(lmrec("finetune", pre, "--out", tmp_path / "y", "--mode", "half"))

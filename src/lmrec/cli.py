@@ -46,6 +46,7 @@ from lmrec.evaluate.report import (
     bar_chart,
     describe_protocol,
     git_commit,
+    interest_chart,
     make_record,
     metrics_by_k_table,
     metrics_table,
@@ -597,10 +598,26 @@ def train(
     data: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit a model on train+valid of a split and save it, with run.json, to --out."""
+    """Fit a model for the test split (train+valid) and save it, with run.json, to --out."""
     _check_out(out)
     params = parse_params(model, param or [], seed)
-    column_map = parse_columns(columns)
+    _fit_and_save(name_or_path, model, params, out, split, seed, columns, sep, data, as_json)
+
+
+def _fit_and_save(
+    name_or_path: str,
+    model: str,
+    params: dict[str, Any],
+    out: Path,
+    split: str,
+    seed: int,
+    columns: str | None,
+    sep: str | None,
+    data: Path | None,
+    as_json: bool,
+) -> None:
+    """Build the split, fit ``model`` for its test part, save the run dir and run.json."""
+    column_map = parse_columns(columns) if isinstance(columns, str) or columns is None else columns
     dataset, the_split = _build_split(name_or_path, data, column_map, sep, split, seed)
     estimator = make_model(model, **params)
     fit_data = the_split.fit_data("test")
@@ -631,6 +648,126 @@ def train(
         f"saved to {out}/ (config.json, model.safetensors, idmap.json, items.json, {RUN_FILE})\n"
         f"next: lmrec evaluate {out}    lmrec recommend {out} --user ID"
     )
+
+
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Model parameter as key=value (repeatable).", show_default=False),
+]
+
+
+@app.command()
+def pretrain(
+    name_or_path: DataName,
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    param: ParamOpt = None,
+    split: SplitOpt = "loo",
+    seed: SeedOpt = 0,
+    columns: ColumnsOpt = None,
+    sep: SepOpt = None,
+    data: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pretrain the behaviour Transformer by masked-item modelling on every behaviour."""
+    _check_out(out)
+    params = parse_params("transformer", ["objective=masked", *(param or [])], seed)
+    _fit_and_save(
+        name_or_path, "transformer", params, out, split, seed, columns, sep, data, as_json
+    )
+
+
+@app.command()
+def finetune(
+    pretrained: Annotated[
+        Path, typer.Argument(help="A run directory written by `lmrec pretrain`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    mode: Annotated[
+        str,
+        typer.Option("--mode", help="What trains: full, frozen (no Transformer blocks) or lora."),
+    ] = "full",
+    objective: Annotated[
+        str,
+        typer.Option("--objective", help="Fine-tuning objective: causal (next item) or masked."),
+    ] = "causal",
+    target_behaviour: Annotated[
+        str | None,
+        typer.Option(
+            "--target-behaviour",
+            help="Only predict next events of this behaviour (buy).",
+            show_default=False,
+        ),
+    ] = None,
+    param: ParamOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a pretrained Transformer run on the same data and split."""
+    _check_out(out)
+    run = _read_run(pretrained)
+    if run["model"] != "transformer":
+        raise ConfigError(f"{pretrained}: holds a {run['model']} run; finetune needs a transformer")
+    extra = [f"objective={objective}", f"finetune_mode={mode}", *(param or [])]
+    params = {**run["params"], **parse_params("transformer", extra, run["seed"])}
+    params["init_from"] = str(pretrained.resolve())
+    params["target_behaviour"] = target_behaviour
+    data_dir = Path(run["data_dir"]) if run.get("data_dir") else None
+    _fit_and_save(
+        run["data"],
+        "transformer",
+        params,
+        out,
+        run["split"],
+        run["seed"],
+        run.get("columns"),
+        run.get("sep"),
+        data_dir,
+        as_json,
+    )
+
+
+@app.command()
+def interests(
+    run_dir: Annotated[Path, typer.Argument(help="A transformer run directory.")],
+    user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
+    top: Annotated[int, typer.Option("--top", help="How many categories and items.")] = 10,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Write a bar chart of the categories (PNG).", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A user's calibrated interest distribution: top categories and items with probabilities."""
+    model = load(run_dir)
+    if not hasattr(model, "interests"):
+        raise ConfigError(
+            f"{run_dir}: a {type(model).__name__} has no interest distribution; "
+            "use a transformer run (lmrec train --model transformer)"
+        )
+    result = model.interests(user, top_items=top, top_categories=top)
+    if plot is not None:
+        interest_chart(result, plot, title=f"user {user}: p(category | history)")
+    if as_json:
+        _print_json({"user": user, **result.as_dict()})
+        return
+    table = Table(title=f"user {user}: p(category | history), temperature {result.temperature:.2f}")
+    table.add_column("category")
+    table.add_column("p", justify="right")
+    for name, p in zip(result.categories, result.category_probs, strict=True):
+        table.add_row(name, f"{p:.3f}")
+    items = Table(title=f"user {user}: p(item | history)")
+    items.add_column("item")
+    items.add_column("title")
+    items.add_column("p", justify="right")
+    titles = model.titles(result.item_ids)
+    for item, title, p in zip(result.item_ids, titles, result.item_probs, strict=True):
+        items.add_row(str(item), title, f"{p:.4f}")
+    out = _out()
+    out.print(table)
+    out.print(items)
+    if plot is not None:
+        out.print(f"chart: {plot}")
 
 
 @app.command("evaluate")

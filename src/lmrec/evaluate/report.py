@@ -335,3 +335,25 @@ def describe_protocol(protocol: str) -> str:
     if protocol == "rating":
         return "rating prediction: RMSE and MAE of predicted ratings on the rated held-out events"
     return protocol
+
+
+def interest_chart(interests: Any, path: str | Path, title: str = "p(category | history)") -> Path:
+    """A horizontal PNG bar chart of an :class:`~lmrec.models.interests.Interests`' categories."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(interests.categories)[::-1]
+    probs = [float(p) for p in interests.category_probs][::-1]
+    fig = Figure(figsize=(6.0, 0.9 + 0.35 * len(names)))
+    ax = fig.subplots()
+    bars = ax.barh(range(len(names)), probs, color="C0")
+    ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel(f"probability (temperature {interests.temperature:.2f})")
+    ax.set_xlim(0, max([*probs, 0.0]) * 1.2 or 1.0)
+    ax.set_title(title)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig).print_png(str(out))
+    return out
