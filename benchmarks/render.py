@@ -19,6 +19,8 @@ OUT = ROOT / "BENCHMARKS.md"
 
 RANKING_COLUMNS = ("ndcg@10", "recall@10", "hr@10", "mrr@10", "ndcg@20", "recall@20", "coverage@10")
 RATING_COLUMNS = ("rmse", "mae")
+#: Shown when a model predicts a distribution (calibrated NLL / ECE on test, synthetic KL).
+DISTRIBUTION_COLUMNS = ("nll", "ece", "kl_category")
 
 #: Published / independently measured figures to check the evaluator against
 #: (shared/datasets/README.md, "Reference figures"; same protocol as ours).
@@ -129,7 +131,9 @@ def render() -> str:
         if protocol == "rating":
             out += _table(group, RATING_COLUMNS, RATING_REFERENCE)
         else:
-            out += _table(group, RANKING_COLUMNS, REFERENCE)
+            present = {k for r in group for k in r["metrics"]}
+            columns = RANKING_COLUMNS + tuple(c for c in DISTRIBUTION_COLUMNS if c in present)
+            out += _table(group, columns, REFERENCE)
         out.append("")
     return "\n".join(out)
 

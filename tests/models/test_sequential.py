@@ -121,7 +121,6 @@ def test_resume_continues_from_the_checkpoint(tmp_path, split):
         config = TrainConfig(epochs=epochs, batch_size=64, warmup_steps=5, seed=0)
         history = train(
             net,
-            len(windows.user),
             lambda idx, rng: (causal_batch(seqs, windows, idx), True),
             lambda rng: bucketed_batches(windows.lengths, 64, rng),
             config,

@@ -252,7 +252,6 @@ class SequenceTransformer(Recommender):
 
         return train(
             net,
-            len(windows.user),
             make_batch,
             batches,
             config,

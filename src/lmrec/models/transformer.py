@@ -154,6 +154,8 @@ class SequenceTransformerNet(nn.Module):
         if targets is None:
             return self.logits(states[:, -1]), None
         where = targets != PAD
+        if not bool(where.any()):  # e.g. no next buy in this shard: a zero loss in the graph
+            return states.new_zeros((0, self.config.n_items)), states.sum() * 0.0
         h = states[where]  # (P, dim): only real positions reach the output layer
         y = targets[where] - 1  # catalogue index 0..N-1
         if self.config.sampled_softmax > 0 and self.training:

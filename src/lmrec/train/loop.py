@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from lmrec.errors import ConfigError, ModelFileError
+from lmrec.train.distributed import all_reduce_sum, broadcast, rank_and_world, wrap
 from lmrec.train.sequences import Batch
 
 
@@ -73,7 +74,6 @@ def lr_at(step: int, total: int, config: TrainConfig) -> float:
 
 def train(
     net: torch.nn.Module,
-    n_examples: int,
     make_batch: MakeBatch,
     batches: Callable[[np.random.Generator], list[np.ndarray]],
     config: TrainConfig,
@@ -86,7 +86,9 @@ def train(
     """Train ``net`` in place; on return it holds the weights of the best validation epoch.
 
     ``batches(rng)`` gives one epoch's list of example-index arrays; ``make_batch(idx, rng)``
-    builds tensors and says whether attention is causal. ``validate()`` returns a score to
+    builds tensors and says whether attention is causal. Inside a ``torchrun`` process group
+    every global batch is shared out across processes (see :mod:`lmrec.train.distributed`).
+    ``validate()`` returns a score to
     maximise (validation NDCG@10). ``parameters`` restricts what is trained (frozen backbone,
     LoRA); by default every parameter with ``requires_grad``.
     """
@@ -94,7 +96,8 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rank, world = rank_and_world()
+    model = wrap(net)  # DDP in a process group, else the net itself
     params = (
         parameters if parameters is not None else [p for p in net.parameters() if p.requires_grad]
     )
@@ -113,11 +116,12 @@ def train(
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     start_epoch, step = 0, 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    main = rank == 0
+    progress = progress and main
 
     # ---- resume
     if resume and ckpt is not None and (ckpt / "trainer.json").exists():
         start_epoch, step, history, best_state = _load_checkpoint(ckpt, net, optimizer)
-        rng = np.random.default_rng(config.seed + start_epoch)
 
     # ---- epochs
     start = time.perf_counter()
@@ -125,33 +129,42 @@ def train(
     bad_epochs = 0 if history.best_epoch < 0 else (start_epoch - 1 - history.best_epoch)
     for epoch in range(start_epoch, config.epochs):
         net.train()
-        total, count = 0.0, 0
-        epoch_batches = batches(rng)
-        bar = tqdm(epoch_batches, desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
+        # Per-epoch generators: batch order is shared by every process (and identical after
+        # a resume); masking randomness differs per process.
+        order_rng = np.random.default_rng([config.seed, epoch])
+        batch_rng = np.random.default_rng([config.seed, epoch, rank])
+        loss_sum, positions = 0.0, 0.0
+        bar = tqdm(batches(order_rng), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
         for idx in bar:
+            if len(idx) < world:
+                continue  # too small to give every process a share
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, config)
-            batch, causal = make_batch(idx, rng)
-            _, loss = net(batch.items, batch.behaviours, batch.gaps, batch.targets, causal=causal)
+            batch, causal = make_batch(idx[rank::world], batch_rng)
+            _, loss = model(batch.items, batch.behaviours, batch.gaps, batch.targets, causal=causal)
+            n_local = float((batch.targets != 0).sum())
+            n_global = all_reduce_sum(n_local)
+            if n_global == 0:
+                continue
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * (n_local * world / n_global)).backward()
             if config.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
             optimizer.step()
             step += 1
             seen += len(idx)
-            total += loss.item() * len(idx)
-            count += len(idx)
-            bar.set_postfix(loss=f"{total / count:.4f}")
-        history.losses.append(total / max(1, count))
+            loss_sum += all_reduce_sum(loss.item() * n_local)
+            positions += n_global
+            bar.set_postfix(loss=f"{loss_sum / positions:.4f}")
+        history.losses.append(loss_sum / max(1.0, positions))
 
-        # ---- evaluate, keep best, stop early
+        # ---- evaluate (on the first process), keep best, stop early
         if validate is not None and (
             (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
         ):
             net.eval()
             with torch.no_grad():
-                score = float(validate())
+                score = broadcast(float(validate()) if main else 0.0)
             history.scores.append(score)
             if score > history.best_score:
                 history.best_score, history.best_epoch = score, epoch
@@ -169,7 +182,7 @@ def train(
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
         # ---- checkpoint
-        if ckpt is not None:
+        if ckpt is not None and main:
             _save_checkpoint(ckpt, net, optimizer, epoch + 1, step, history, best_state)
         if validate is not None and bad_epochs >= config.patience:
             history.stopped_early = True
