@@ -158,6 +158,10 @@ SplitOpt = Annotated[
         help="Split protocol: loo (leave-one-out), temporal, random, or given (JD's own split).",
     ),
 ]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Model parameter as key=value (repeatable).", show_default=False),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the split and the models.")]
 OnOpt = Annotated[
     str,
@@ -585,12 +589,7 @@ def train(
         str, typer.Option("--model", help="Model name: " + ", ".join(sorted(MODEL_TYPES)))
     ],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param", help="Model parameter as key=value (repeatable).", show_default=False
-        ),
-    ] = None,
+    param: ParamOpt = None,
     split: SplitOpt = "loo",
     seed: SeedOpt = 0,
     columns: ColumnsOpt = None,
@@ -648,12 +647,6 @@ def _fit_and_save(
         f"saved to {out}/ (config.json, model.safetensors, idmap.json, items.json, {RUN_FILE})\n"
         f"next: lmrec evaluate {out}    lmrec recommend {out} --user ID"
     )
-
-
-ParamOpt = Annotated[
-    list[str] | None,
-    typer.Option("--param", help="Model parameter as key=value (repeatable).", show_default=False),
-]
 
 
 @app.command()

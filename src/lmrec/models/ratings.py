@@ -9,7 +9,7 @@ reproduces Surprise's own handling of unknown users and items.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,21 @@ class _SurpriseFactorization(Recommender):
     """Shared fit / predict / score / save for Surprise's biased factorisation models."""
 
     predicts_ratings = True
+    #: Name of the Surprise class that trains the factors ("SVD" or "SVDpp").
+    surprise_class: ClassVar[str] = ""
 
     def _surprise_algorithm(self) -> Any:
-        raise NotImplementedError
+        """The Surprise estimator, with this model's parameters under Surprise's names."""
+        import surprise
+
+        return getattr(surprise, self.surprise_class)(
+            n_factors=self.factors,
+            n_epochs=self.iterations,
+            lr_all=self.learning_rate,
+            reg_all=self.regularization,
+            init_std_dev=self.init_std,
+            random_state=self.seed,
+        )
 
     def _user_term(self, algo: Any, trainset: Any) -> np.ndarray | None:
         """What SVD++ adds to p_u (None for SVD): one row per Surprise inner user id."""
@@ -151,6 +163,7 @@ class SVD(_SurpriseFactorization):
     """
 
     model_type = "svd"
+    surprise_class = "SVD"
 
     def __init__(
         self,
@@ -167,18 +180,6 @@ class SVD(_SurpriseFactorization):
         self.regularization = regularization
         self.init_std = init_std
         self.seed = seed
-
-    def _surprise_algorithm(self) -> Any:
-        import surprise
-
-        return surprise.SVD(
-            n_factors=self.factors,
-            n_epochs=self.iterations,
-            lr_all=self.learning_rate,
-            reg_all=self.regularization,
-            init_std_dev=self.init_std,
-            random_state=self.seed,
-        )
 
 
 class SVDpp(_SurpriseFactorization):
@@ -198,6 +199,7 @@ class SVDpp(_SurpriseFactorization):
     """
 
     model_type = "svdpp"
+    surprise_class = "SVDpp"
 
     def __init__(
         self,
@@ -214,18 +216,6 @@ class SVDpp(_SurpriseFactorization):
         self.regularization = regularization
         self.init_std = init_std
         self.seed = seed
-
-    def _surprise_algorithm(self) -> Any:
-        import surprise
-
-        return surprise.SVDpp(
-            n_factors=self.factors,
-            n_epochs=self.iterations,
-            lr_all=self.learning_rate,
-            reg_all=self.regularization,
-            init_std_dev=self.init_std,
-            random_state=self.seed,
-        )
 
     def _user_term(self, algo: Any, trainset: Any) -> np.ndarray | None:
         # |N(u)|^-1/2 Σ_{j ∈ N(u)} y_j for every Surprise inner user, as one sparse product.
