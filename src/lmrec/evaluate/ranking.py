@@ -106,10 +106,13 @@ def evaluate_targets(
     exclude: sp.csr_matrix | None = None,
     split_name: str = "given",
     part: str = "test",
+    with_coverage: bool = True,
 ) -> EvalResult:
     """Rank ``targets`` (rows of user_id, item_id) for a fitted model.
 
     ``exclude`` (users × items, nonzero = excluded) defaults to everything in ``fit_data``.
+    ``with_coverage=False`` skips the top-k lists behind ``coverage@k`` (early stopping
+    needs only the ranks).
     """
     if len(targets) == 0:
         raise DataError(f"no {part} targets to evaluate")
@@ -146,7 +149,8 @@ def evaluate_targets(
         if np.isnan(t_score).any():
             raise ValueError(f"{type(model).__name__} produced NaN scores")
         mask_seen(scores, exclude, chunk_users)
-        tops.append(top_k(scores, max_k)[0])
+        if with_coverage:
+            tops.append(top_k(scores, max_k)[0])
         scores[t_row, t_item] = t_score  # targets stay candidates even if seen before
         if negatives is None:
             _count_full(scores, t_row, t_score, above, ties, rows_idx)
@@ -154,9 +158,10 @@ def evaluate_targets(
             _count_sampled(scores, t_row, t_item, t_score, negatives, rng, above, ties, rows_idx)
     per_user = per_user_metrics(above, ties, user_pos, len(users), ks)
     metrics = aggregate(per_user)
-    all_tops = np.concatenate(tops)
-    for k in ks:
-        metrics[f"coverage@{k}"] = coverage(all_tops[:, :k], n_items)
+    if with_coverage:
+        all_tops = np.concatenate(tops)
+        for k in ks:
+            metrics[f"coverage@{k}"] = coverage(all_tops[:, :k], n_items)
     protocol = "full-ranking" if negatives is None else f"sampled-{negatives}"
     return EvalResult(
         metrics=metrics,

@@ -246,7 +246,13 @@ class SequenceTransformer(Recommender):
 
             def validate() -> float:
                 result = evaluate_targets(
-                    self, data, valid.interactions, ks=(10,), exclude=exclude, progress=False
+                    self,
+                    data,
+                    valid.interactions,
+                    ks=(10,),
+                    exclude=exclude,
+                    progress=False,
+                    with_coverage=False,
                 )
                 return result.metrics["ndcg@10"]
 
