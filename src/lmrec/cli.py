@@ -35,7 +35,7 @@ from lmrec.data.registry import (
     dataset_names,
     find_dataset,
     load_dataset,
-    load_given_split,
+    load_split,
     search_dirs,
 )
 from lmrec.data.schema import Dataset
@@ -335,9 +335,11 @@ def _build_split(
     seed: int,
 ) -> tuple[str, Split]:
     """The data set's name and its split under ``protocol`` (``given`` = the shipped one)."""
-    if protocol == "given":
-        split = load_given_split(name_or_path, data_dir=data_dir)
+    if sep is None:
+        split = load_split(name_or_path, protocol, data_dir=data_dir, columns=columns, seed=seed)
         return split.train.name, split
+    if protocol == "given":
+        raise ConfigError("--split given applies to named data sets with a shipped split (jd)")
     data = _load_data(name_or_path, data_dir, columns, sep)
     return data.name, split_dataset(data, protocol, seed=seed)
 

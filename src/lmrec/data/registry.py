@@ -30,7 +30,7 @@ from lmrec.data.loaders.s3rec import load_s3rec
 from lmrec.data.loaders.synthetic import make_synthetic
 from lmrec.data.loaders.tabular import load_table
 from lmrec.data.schema import Dataset
-from lmrec.data.split import Split
+from lmrec.data.split import Split, split_dataset
 from lmrec.errors import ConfigError, DataError
 
 ENV_VAR = "LMREC_DATA_DIR"
@@ -240,3 +240,17 @@ def load_given_split(name: str, data_dir: str | Path | None = None) -> Split:
             "protocol instead (loo, temporal, random)"
         )
     return spec.split_loader(_locate(spec, data_dir))
+
+
+def load_split(
+    name_or_path: str,
+    protocol: str = "loo",
+    data_dir: str | Path | None = None,
+    columns: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Split:
+    """A data set split by protocol name: ``loo``, ``temporal``, ``random`` or ``given``."""
+    if protocol == "given":
+        return load_given_split(name_or_path, data_dir=data_dir)
+    data = load_dataset(name_or_path, data_dir=data_dir, columns=columns)
+    return split_dataset(data, protocol, seed=seed)

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", nargs="*", default=[], help="model parameters as key=value")
     args = parser.parse_args(argv)
 
-    from lmrec.cli import _build_split, parse_params
+    from lmrec.cli import parse_params
+    from lmrec.data.registry import load_split
     from lmrec.models.registry import make_model
     from lmrec.train.distributed import finish, init_from_env, rank_and_world
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         params = parse_params("transformer", args.param, None)
         if world > 1:
             params.setdefault("progress", False)
-        _, split = _build_split(args.data, args.data_dir, None, None, args.split, 0)
+        split = load_split(args.data, args.split, data_dir=args.data_dir)
         model = make_model("transformer", **params).fit_split(split, "test")
         if rank == 0:
             model.save(args.out)
