@@ -100,7 +100,9 @@ def render() -> str:
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["dataset"], r["split"], r["protocol"])].append(r)
-    commands = sorted({r.get("command", "") for r in records} - {""})
+    scripts: dict[str, int] = defaultdict(int)
+    for r in records:
+        scripts[r.get("command", "unknown").split(" --")[0]] += 1
     dates = sorted(r["date"] for r in records)
     commits = sorted({r["commit"] for r in records})
     out = [
@@ -112,7 +114,8 @@ def render() -> str:
         f"- machine: {machine()}",
         f"- dates: {dates[0] if dates else '-'} .. {dates[-1] if dates else '-'}",
         f"- commits: {', '.join(commits)}",
-        "- commands: " + ("; ".join(f"`{c}`" for c in commands) if commands else "-"),
+        "- commands: " + ", ".join(f"`{c}` ({n} records)" for c, n in sorted(scripts.items()))
+        + "; each record's exact command is its `command` field in `benchmarks/results/*.json`",
         "",
         "**Protocols.** *full-ranking*: every item in the catalogue is scored, the user's items",
         "from the fitting data are excluded (held-out targets stay candidates), ties count at",
@@ -123,6 +126,10 @@ def render() -> str:
         "`peak MB` is the peak resident memory of the process that loaded the data, tuned, fitted",
         "and evaluated that one model. `ref` gives the reference figures of",
         "`shared/datasets/README.md` (independent code, same protocol).",
+        "",
+        "**Timing conditions.** The 2-core machine was shared with test runs and Transformer",
+        "experiments during part of the 2026-11-23 runs, so `train s` / `eval s` there are upper",
+        "bounds (EASE's dense inverse, which uses both cores, suffered most).",
         "",
     ]
     for (dataset, split, protocol), group in sorted(groups.items()):
