@@ -193,3 +193,13 @@ def test_raw_histories_and_their_bad_input(fitted, split):
         fitted.score_histories([[]])
     with pytest.raises(ConfigError, match="exactly one"):
         fitted.interests()
+
+
+def test_fit_resumes_from_its_checkpoint_dir(tmp_path, split):
+    params = {**FAST, "epochs": 3, "checkpoint_dir": str(tmp_path / "ckpt")}
+    SequenceTransformer(**{**params, "epochs": 2}).fit(split.train)  # "interrupted" after 2
+    resumed = SequenceTransformer(**params).fit(split.train)
+    uninterrupted = SequenceTransformer(**{**params, "checkpoint_dir": None}).fit(split.train)
+    assert len(resumed.history_.losses) == 3
+    # The learning-rate schedule depends on the total epochs, so only epoch 1 must agree.
+    assert resumed.history_.losses[0] == pytest.approx(uninterrupted.history_.losses[0])

@@ -11,6 +11,8 @@ Fitting with ``valid`` (a Dataset whose interactions are each user's held-out ne
 evaluates full-ranking NDCG@10 after every epoch, keeps the best epoch and stops early.
 Scoring conditions on the history the model was fitted on; :meth:`set_history` swaps in a
 longer one (train + validation for the test split) without retraining, as SASRec does.
+With ``checkpoint_dir`` every epoch is checkpointed (safetensors + JSON) and a new fit with
+the same directory resumes where the last one stopped.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class SequenceTransformer(Recommender):
         patience: int = 10,
         seed: int = 0,
         threads: int = 0,
+        checkpoint_dir: str | None = None,
         progress: bool = True,
     ):
         self.dim = dim
@@ -96,6 +99,7 @@ class SequenceTransformer(Recommender):
         self.patience = patience
         self.seed = seed
         self.threads = threads
+        self.checkpoint_dir = checkpoint_dir
         self.progress = progress
 
     # ------------------------------------------------------------------ config
@@ -158,7 +162,16 @@ class SequenceTransformer(Recommender):
                 add_lora(self.net_, self.lora_rank)
             parameters = trainable_parameters(self.net_, self.finetune_mode)
         self.sequences_ = user_sequences(train_data)
-        self.history_ = self._train(self.net_, self.sequences_, train_data, valid, parameters)
+        # With checkpoint_dir, every epoch is checkpointed there and a rerun resumes from it.
+        self.history_ = self._train(
+            self.net_,
+            self.sequences_,
+            train_data,
+            valid,
+            parameters,
+            checkpoint_dir=self.checkpoint_dir,
+            resume=self.checkpoint_dir is not None,
+        )
         self.temperature_ = 1.0
         if valid is not None and len(valid.interactions):
             self.calibrate(valid)
