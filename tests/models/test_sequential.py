@@ -203,3 +203,23 @@ def test_fit_resumes_from_its_checkpoint_dir(tmp_path, split):
     assert len(resumed.history_.losses) == 3
     # The learning-rate schedule depends on the total epochs, so only epoch 1 must agree.
     assert resumed.history_.losses[0] == pytest.approx(uninterrupted.history_.losses[0])
+
+
+def test_corrupted_model_or_checkpoint_files_are_clear_errors(tmp_path, split, fitted):
+    from lmrec.errors import ModelFileError
+
+    fitted.save(tmp_path / "run")
+    (tmp_path / "run" / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelFileError, match=r"model\.safetensors"):
+        lmrec.models.load(tmp_path / "run")
+    fitted.save(tmp_path / "old")
+    config = tmp_path / "old" / "config.json"
+    config.write_text(config.read_text().replace('"format_version": 1', '"format_version": 0'))
+    with pytest.raises(ModelFileError, match="format_version"):
+        lmrec.models.load(tmp_path / "old")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "trainer.json").write_text("{}")
+    (ckpt / "trainer.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="cannot resume"):
+        SequenceTransformer(**{**FAST, "epochs": 1, "checkpoint_dir": str(ckpt)}).fit(split.train)
