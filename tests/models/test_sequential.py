@@ -223,3 +223,11 @@ def test_corrupted_model_or_checkpoint_files_are_clear_errors(tmp_path, split, f
     (ckpt / "trainer.safetensors").write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="cannot resume"):
         SequenceTransformer(**{**FAST, "epochs": 1, "checkpoint_dir": str(ckpt)}).fit(split.train)
+
+
+def test_sampled_softmax_trains_and_still_scores_every_item(split):
+    model = SequenceTransformer(**{**FAST, "epochs": 3, "sampled_softmax": 30})
+    model.fit(split.train)
+    assert all(np.isfinite(loss) for loss in model.history_.losses)
+    assert model.history_.losses[-1] < model.history_.losses[0]
+    assert model.score(split.train.idmap.users[:2]).shape == (2, split.train.n_items)
