@@ -91,6 +91,41 @@ def _table(records: list[dict], columns: tuple[str, ...], reference: dict) -> li
     return lines
 
 
+#: Targets the issues set (NDCG@10, Recall@10), shown beside the headline.
+TARGETS = {"beauty": (0.053, 0.093), "toys": (0.058, None)}
+
+
+def _headline_cell(r: dict) -> str:
+    return f"{r['model']} {r['metrics']['ndcg@10']:.4f} / {r['metrics']['recall@10']:.4f}"
+
+
+def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
+    """Per data set (full ranking): the best baseline by NDCG@10 and every Transformer run."""
+    lines = [
+        "## Headline: NDCG@10 / Recall@10, full ranking, test",
+        "",
+        "| data set | best baseline | transformer variants | target |",
+        "|---|---|---|---|",
+    ]
+    for (dataset, _split, protocol), group in sorted(groups.items()):
+        if protocol != "full-ranking":
+            continue
+        ours = [r for r in group if r["model"].startswith("transformer")]
+        base = [r for r in group if not r["model"].startswith("transformer")]
+        if not ours or not base:
+            continue
+        best = max(base, key=lambda r: r["metrics"]["ndcg@10"])
+        target = TARGETS.get(dataset)
+        goal = (
+            "beat best baseline"
+            if target is None
+            else (f"≥ {target[0]:.3f}" + (f" / ≥ {target[1]:.3f}" if target[1] else ""))
+        )
+        cells = "; ".join(_headline_cell(r) for r in ours)
+        lines.append(f"| {dataset} | {_headline_cell(best)} | {cells} | {goal} |")
+    return [*lines, ""]
+
+
 def render() -> str:
     records: list[dict] = []
     for path in sorted(RESULTS.glob("*.json")):
@@ -114,7 +149,8 @@ def render() -> str:
         f"- machine: {machine()}",
         f"- dates: {dates[0] if dates else '-'} .. {dates[-1] if dates else '-'}",
         f"- commits: {', '.join(commits)}",
-        "- commands: " + ", ".join(f"`{c}` ({n} records)" for c, n in sorted(scripts.items()))
+        "- commands: "
+        + ", ".join(f"`{c}` ({n} records)" for c, n in sorted(scripts.items()))
         + "; each record's exact command is its `command` field in `benchmarks/results/*.json`",
         "",
         "**Protocols.** *full-ranking*: every item in the catalogue is scored, the user's items",
@@ -132,6 +168,7 @@ def render() -> str:
         "bounds (EASE's dense inverse, which uses both cores, suffered most).",
         "",
     ]
+    out += headline(groups)
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")
