@@ -192,6 +192,3 @@ def gap_buckets(timestamps: torch.Tensor) -> torch.Tensor:
     first = torch.zeros_like(buckets[:, :1])
     return torch.cat([first, buckets], dim=1)
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

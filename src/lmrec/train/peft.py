@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from lmrec.errors import ConfigError
@@ -52,6 +51,3 @@ def trainable_parameters(net: nn.Module, mode: str) -> list[nn.Parameter]:
         raise ConfigError(f"finetune_mode {mode!r} left nothing to train; was LoRA injected?")
     return params
 
-
-def count(params: list[torch.nn.Parameter]) -> int:
-    return sum(p.numel() for p in params)
