@@ -231,3 +231,10 @@ def test_sampled_softmax_trains_and_still_scores_every_item(split):
     assert all(np.isfinite(loss) for loss in model.history_.losses)
     assert model.history_.losses[-1] < model.history_.losses[0]
     assert model.score(split.train.idmap.users[:2]).shape == (2, split.train.n_items)
+
+
+def test_a_one_event_history_scores_every_item(fitted, split):
+    """Regression: torch's inference fast path failed on one-column batches."""
+    item = split.train.idmap.items[0]
+    scores = fitted.score_histories([[item]], [["buy"]], [[1.6e9]])
+    assert scores.shape == (1, split.train.n_items) and np.isfinite(scores).all()

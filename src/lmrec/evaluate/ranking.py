@@ -107,12 +107,16 @@ def evaluate_targets(
     split_name: str = "given",
     part: str = "test",
     with_coverage: bool = True,
+    candidates: np.ndarray | None = None,
+    protocol: str | None = None,
 ) -> EvalResult:
     """Rank ``targets`` (rows of user_id, item_id) for a fitted model.
 
     ``exclude`` (users × items, nonzero = excluded) defaults to everything in ``fit_data``.
     ``with_coverage=False`` skips the top-k lists behind ``coverage@k`` (early stopping
-    needs only the ranks).
+    needs only the ranks). ``candidates`` (item indices) restricts the ranking to those
+    items, e.g. the new items of the cold-item protocol; every target must be one of them,
+    and ``protocol`` then names what was ranked (default ``candidates-N``).
     """
     if len(targets) == 0:
         raise DataError(f"no {part} targets to evaluate")
@@ -123,6 +127,12 @@ def evaluate_targets(
     target_users = idmap.user_index(targets["user_id"])
     target_items = idmap.item_index(targets["item_id"])
     exclude = fit_data.matrix("binary") if exclude is None else exclude.tocsr()
+    outside = None
+    if candidates is not None:
+        outside = np.ones(idmap.n_items, dtype=bool)
+        outside[np.asarray(candidates, dtype=np.int64)] = False
+        if outside[target_items].any():
+            raise DataError(f"{part} targets include items outside the given candidates")
     users, user_pos = np.unique(target_users, return_inverse=True)
     order = np.argsort(user_pos, kind="stable")
     starts = np.searchsorted(user_pos[order], np.arange(len(users) + 1))
@@ -149,6 +159,8 @@ def evaluate_targets(
         if np.isnan(t_score).any():
             raise ValueError(f"{type(model).__name__} produced NaN scores")
         mask_seen(scores, exclude, chunk_users)
+        if outside is not None:
+            scores[:, outside] = -np.inf
         if with_coverage:
             tops.append(top_k(scores, max_k)[0])
         scores[t_row, t_item] = t_score  # targets stay candidates even if seen before
@@ -162,7 +174,10 @@ def evaluate_targets(
         all_tops = np.concatenate(tops)
         for k in ks:
             metrics[f"coverage@{k}"] = coverage(all_tops[:, :k], n_items)
-    protocol = "full-ranking" if negatives is None else f"sampled-{negatives}"
+    if protocol is None:
+        protocol = "full-ranking" if negatives is None else f"sampled-{negatives}"
+        if candidates is not None:
+            protocol = f"candidates-{int((~outside).sum())}"
     return EvalResult(
         metrics=metrics,
         protocol=protocol,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from lmrec.data.schema import Dataset
@@ -31,6 +33,15 @@ class MostPopular(Recommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return np.tile(self.popularity_, (len(users), 1))
+
+    def score_histories(
+        self, histories: Sequence[Sequence[object]], behaviours=None, timestamps=None
+    ) -> np.ndarray:
+        """Popularity for each raw history (the same row for all; ids are still checked)."""
+        self._check_fitted()
+        for history in histories:
+            self.idmap_.item_index(list(history))
+        return np.tile(self.popularity_, (len(histories), 1))
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"popularity": self.popularity_}

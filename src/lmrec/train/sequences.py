@@ -108,7 +108,9 @@ def collate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Left-padded (B, T) item, behaviour and timestamp arrays for slices of user sequences."""
     lengths = ends - starts
-    T = max(1, int(lengths.max()))  # an empty history becomes one padding column
+    # At least two columns: an empty history becomes padding, and torch's inference fast
+    # path of nn.TransformerEncoderLayer fails on one-column batches (a 1-event history).
+    T = max(2, int(lengths.max()))
     items = np.zeros((len(users), T), dtype=np.int64)
     behaviours = np.zeros((len(users), T), dtype=np.int64)
     stamps = np.full((len(users), T), np.nan)

@@ -1,0 +1,208 @@
+"""Cold-start protocols: new items nobody has touched, and new users with 1–3 events.
+
+**cold-item.** A random ``fraction`` of the catalogue (seeded) is held out of training
+entirely: every interaction with those items leaves train and validation. On the
+leave-one-out split, the evaluated users are those whose test item is a cold item; each is
+ranked against the cold items only (the "new arrivals" slate a shop would fill), with the
+warm part of their history as context. A model that knows items only by ID has nothing to
+go on for them; a model that reads item text does. ``evaluate_cold_items(...,
+full_catalogue=True)`` ranks the same targets against every item instead, which also asks
+whether a cold item can beat warm ones.
+
+**cold-user.** A random ``fraction`` of the users with at least ``max(n_given) + 1``
+events are new users: nothing of theirs is trained on. For each ``k`` in ``n_given`` a new
+user's first ``k`` events are the history and event ``k + 1`` the target; every item is
+ranked (full ranking) with the history excluded. The model must score raw histories
+(``score_histories``), as a live service does for a visitor it has never seen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lmrec.data.schema import Dataset
+from lmrec.data.split import Split, leave_one_out
+from lmrec.errors import ConfigError, DataError
+from lmrec.evaluate.metrics import aggregate, per_user_metrics
+from lmrec.evaluate.ranking import EvalResult, evaluate_targets
+from lmrec.models.base import Recommender
+
+
+@dataclass(frozen=True)
+class ColdItemSplit:
+    """A leave-one-out split with the cold items removed from train and validation."""
+
+    split: Split  # split.test holds only the targets that are cold items
+    cold_items: np.ndarray  # external ids of the held-out items
+
+    @property
+    def protocol(self) -> str:
+        return self.split.protocol
+
+
+def cold_item_split(
+    data: Dataset, fraction: float = 0.2, seed: int = 0, min_history: int = 3
+) -> ColdItemSplit:
+    """Hold ``fraction`` of the items out of training; test on users whose test item is cold."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"fraction must be in (0, 1), got {fraction}")
+    base = leave_one_out(data, min_history)
+    rng = np.random.default_rng(seed)
+    items = data.idmap.items
+    cold = np.sort(rng.choice(items, size=max(1, round(fraction * len(items))), replace=False))
+    cold_set = set(cold.tolist())
+
+    def warm(df: pd.DataFrame) -> pd.DataFrame:
+        return df[~df["item_id"].isin(cold_set)].reset_index(drop=True)
+
+    train = warm(base.train.interactions)
+    valid = warm(base.valid)
+    context_users = set(train["user_id"]) | set(valid["user_id"])
+    test = base.test[base.test["item_id"].isin(cold_set) & base.test["user_id"].isin(context_users)]
+    if len(test) == 0:
+        raise DataError(f"{data.name}: no test target is a cold item; use a larger fraction")
+    split = Split(
+        train=base.train.with_interactions(train),
+        valid=valid,
+        test=test.reset_index(drop=True),
+        protocol=(
+            f"cold-item: {len(cold)} of {len(items)} items ({fraction:.0%}, seed={seed}) held out "
+            f"of training; {base.protocol}"
+        ),
+    )
+    return ColdItemSplit(split=split, cold_items=cold)
+
+
+def evaluate_cold_items(
+    model: Recommender,
+    cold: ColdItemSplit,
+    *,
+    ks: tuple[int, ...] = (10, 20),
+    full_catalogue: bool = False,
+    progress: bool = True,
+) -> EvalResult:
+    """Rank each cold test target among the cold items (or all items with ``full_catalogue``)
+    for a model fitted with ``model.fit_split(cold.split, "test")``."""
+    split = cold.split
+    fit_data = split.fit_data("test")
+    candidates = None if full_catalogue else fit_data.idmap.item_index(cold.cold_items)
+    return evaluate_targets(
+        model,
+        fit_data,
+        split.test,
+        ks=ks,
+        exclude=split.exclusion("test"),
+        split_name=split.protocol,
+        candidates=candidates,
+        protocol="cold-item-full-catalogue" if full_catalogue else "cold-item",
+        progress=progress,
+    )
+
+
+@dataclass(frozen=True)
+class ColdUserSplit:
+    """Warm users to train on and new users' first events to test on."""
+
+    split: Split  # leave-one-out over the warm users only (valid drives early stopping)
+    first_events: pd.DataFrame  # each new user's first max(n_given) + 1 events, in order
+    n_given: tuple[int, ...]
+    new_users: np.ndarray
+    protocol: str
+
+    def cases(self, k: int) -> tuple[list[list[str]], list[list[str]], list[list[float]], list]:
+        """Item ids, behaviours and timestamps of each new user's first ``k`` events, and the
+        item of event ``k + 1``."""
+        items, kinds, stamps, targets = [], [], [], []
+        for _, events in self.first_events.groupby("user_id", sort=True):
+            items.append(events["item_id"].iloc[:k].tolist())
+            kinds.append(events["behaviour"].astype(str).iloc[:k].tolist())
+            stamps.append(events["timestamp"].iloc[:k].astype(float).tolist())
+            targets.append(events["item_id"].iloc[k])
+        return items, kinds, stamps, targets
+
+
+def cold_user_split(
+    data: Dataset,
+    fraction: float = 0.2,
+    n_given: Sequence[int] = (1, 2, 3),
+    seed: int = 0,
+) -> ColdUserSplit:
+    """Hold ``fraction`` of the eligible users out of training as new users."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"fraction must be in (0, 1), got {fraction}")
+    n_given = sorted({int(k) for k in n_given})
+    if not n_given or n_given[0] < 1:
+        raise ConfigError(f"n_given must be positive history lengths, got {n_given}")
+    df = data.interactions
+    sizes = df.groupby("user_id", sort=False).size()
+    eligible = np.sort(sizes.index[sizes >= n_given[-1] + 1].to_numpy().astype(str))
+    if len(eligible) == 0:
+        raise DataError(f"{data.name}: no user has {n_given[-1] + 1} events to test on")
+    rng = np.random.default_rng(seed)
+    new = np.sort(rng.choice(eligible, size=max(1, round(fraction * len(eligible))), replace=False))
+    is_new = df["user_id"].isin(set(new.tolist()))
+    warm = leave_one_out(data.with_interactions(df[~is_new]))
+    new_events = df[is_new]
+    first = new_events[new_events.groupby("user_id", sort=False).cumcount() <= n_given[-1]]
+    protocol = (
+        f"cold-user: {len(new)} of {len(eligible)} users with >= {n_given[-1] + 1} events "
+        f"({fraction:.0%}, seed={seed}) never trained on; history = first k in {n_given} "
+        "events, target = the next; full ranking, history excluded"
+    )
+    return ColdUserSplit(warm, first.reset_index(drop=True), tuple(n_given), new, protocol)
+
+
+def evaluate_cold_users(
+    model: Recommender, cold: ColdUserSplit, *, ks: tuple[int, ...] = (10, 20)
+) -> EvalResult:
+    """Metrics per history length (``recall@20_k1`` …) and over all lengths (``recall@20``).
+
+    The model must offer ``score_histories(histories)`` over its whole catalogue.
+    """
+    if not hasattr(model, "score_histories"):
+        raise ConfigError(f"{type(model).__name__} cannot score new users' raw histories")
+    start = time.perf_counter()
+    idmap = model.idmap_
+    above_all, ties_all = [], []
+    metrics: dict[str, float] = {}
+    for k in cold.n_given:
+        histories, behaviours, timestamps, targets = cold.cases(k)
+        scores = model.score_histories(histories, behaviours, timestamps)
+        scores = scores.astype(np.float32, copy=True)
+        target = idmap.item_index(targets)
+        rows = np.arange(len(histories))
+        t_score = scores[rows, target].copy()
+        for r, history in enumerate(histories):
+            scores[r, idmap.item_index(history)] = -np.inf
+        scores[rows, target] = t_score  # a re-consumed item stays a candidate
+        above = (scores > t_score[:, None]).sum(axis=1)
+        ties = (scores == t_score[:, None]).sum(axis=1)
+        per_case = per_user_metrics(above, ties, rows, len(rows), ks)
+        metrics.update({f"{name}_k{k}": v for name, v in aggregate(per_case).items()})
+        above_all.append(above)
+        ties_all.append(ties)
+    above, ties = np.concatenate(above_all), np.concatenate(ties_all)
+    metrics.update(aggregate(per_user_metrics(above, ties, np.arange(len(above)), len(above), ks)))
+    return EvalResult(
+        metrics=metrics,
+        protocol="cold-user",
+        split=cold.protocol,
+        part="test",
+        n_users=len(cold.new_users),
+        seconds=time.perf_counter() - start,
+    )
+
+
+__all__ = [
+    "ColdItemSplit",
+    "ColdUserSplit",
+    "cold_item_split",
+    "cold_user_split",
+    "evaluate_cold_items",
+    "evaluate_cold_users",
+]

@@ -1,0 +1,93 @@
+"""Cold-start protocols: nothing cold leaks into training, and the metrics mean what they say."""
+
+import numpy as np
+import pytest
+
+from lmrec.data.loaders.synthetic import make_synthetic
+from lmrec.errors import ConfigError, DataError
+from lmrec.evaluate.cold_start import (
+    cold_item_split,
+    cold_user_split,
+    evaluate_cold_items,
+    evaluate_cold_users,
+)
+from lmrec.evaluate.ranking import evaluate_targets
+from lmrec.models.popular import MostPopular
+from lmrec.models.sequential import SequenceTransformer
+
+
+@pytest.fixture(scope="module")
+def world():
+    return make_synthetic(n_users=150, n_items=80, seed=3)
+
+
+def test_cold_items_never_reach_training_and_every_target_is_cold(world):
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    cold_set = set(cold.cold_items)
+    assert len(cold.cold_items) == 16
+    assert not cold_set & set(cold.split.train.interactions["item_id"])
+    assert not cold_set & set(cold.split.valid["item_id"])
+    assert set(cold.split.test["item_id"]) <= cold_set
+    assert len(cold.split.test) > 0
+    assert "cold-item" in cold.protocol
+    again = cold_item_split(world, fraction=0.2, seed=0)
+    np.testing.assert_array_equal(again.cold_items, cold.cold_items)
+
+
+def test_popularity_is_at_chance_among_cold_items_and_zero_against_warm_ones(world):
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    model = MostPopular().fit(cold.split.fit_data("test"))
+    among = evaluate_cold_items(model, cold, ks=(5,), progress=False)
+    full = evaluate_cold_items(model, cold, ks=(5,), full_catalogue=True, progress=False)
+    assert among.protocol == "cold-item"
+    # all cold items tie at popularity 0: the expected rank gives exactly 5/16
+    assert among.metrics["recall@5"] == pytest.approx(5 / 16)
+    assert full.metrics["recall@5"] == 0.0
+
+
+def test_candidates_must_hold_the_targets(world):
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    model = MostPopular().fit(cold.split.fit_data("test"))
+    data = cold.split.fit_data("test")
+    with pytest.raises(DataError, match="outside the given candidates"):
+        evaluate_targets(model, data, cold.split.test, candidates=np.array([0]), progress=False)
+
+
+def test_bad_fractions_are_clear_errors(world):
+    with pytest.raises(ConfigError, match="fraction"):
+        cold_item_split(world, fraction=1.5)
+    with pytest.raises(ConfigError, match="fraction"):
+        cold_user_split(world, fraction=0)
+    with pytest.raises(ConfigError, match="n_given"):
+        cold_user_split(world, n_given=(0,))
+
+
+def test_new_users_are_not_trained_on_and_get_k_event_histories(world):
+    cold = cold_user_split(world, fraction=0.2, n_given=(1, 3), seed=0)
+    assert not set(cold.new_users) & set(cold.split.train.interactions["user_id"])
+    assert not set(cold.new_users) & set(cold.split.test["user_id"])
+    items, kinds, stamps, targets = cold.cases(3)
+    assert len(items) == len(cold.new_users)
+    assert all(
+        len(h) == 3 and len(b) == 3 and len(t) == 3
+        for h, b, t in zip(items, kinds, stamps, strict=True)
+    )
+    u = sorted(cold.new_users)[0]
+    first = world.interactions[world.interactions["user_id"] == u]["item_id"].tolist()
+    assert items[0] == first[:3] and targets[0] == first[3]
+
+
+def test_new_user_metrics_per_history_length(world):
+    cold = cold_user_split(world, fraction=0.2, seed=0)
+    popular = MostPopular().fit(cold.split.fit_data("test"))
+    pop = evaluate_cold_users(popular, cold, ks=(10,))
+    model = SequenceTransformer(
+        dim=32, layers=1, max_len=20, epochs=15, batch_size=64, warmup_steps=10, progress=False
+    )
+    model.fit(cold.split.train, valid=cold.split.train.with_interactions(cold.split.valid))
+    seq = evaluate_cold_users(model, cold, ks=(10,))
+    for key in ("recall@10", "recall@10_k1", "recall@10_k2", "recall@10_k3", "ndcg@10"):
+        assert 0 <= pop.metrics[key] <= 1 and 0 <= seq.metrics[key] <= 1
+    assert pop.protocol == "cold-user"
+    # the synthetic users are sticky: a sequence model must beat popularity on new users
+    assert seq.metrics["recall@10"] > pop.metrics["recall@10"]
