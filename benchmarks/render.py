@@ -21,6 +21,18 @@ RANKING_COLUMNS = ("ndcg@10", "recall@10", "hr@10", "mrr@10", "ndcg@20", "recall
 RATING_COLUMNS = ("rmse", "mae")
 #: Shown when a model predicts a distribution (calibrated NLL / ECE on test, synthetic KL).
 DISTRIBUTION_COLUMNS = ("nll", "ece", "kl_category")
+#: Protocols with their own columns (sorted by the first); the rest use RANKING_COLUMNS.
+PROTOCOL_COLUMNS = {
+    "cold-item": (
+        "recall@20",
+        "ndcg@10",
+        "recall@10",
+        "ndcg@20",
+        "full_catalogue_recall@20",
+        "full_catalogue_ndcg@10",
+    ),
+    "cold-user": ("recall@20", "ndcg@10", "recall@20_k1", "recall@20_k2", "recall@20_k3"),
+}
 
 #: Published / independently measured figures to check the evaluator against
 #: (shared/datasets/README.md, "Reference figures"; same protocol as ours).
@@ -126,6 +138,54 @@ def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
     return [*lines, ""]
 
 
+TEXT_MODELS = ("fusion", "text")
+
+
+def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
+    """Per data set: ID-only Transformer vs each text model (full ranking), and cold start."""
+    lines = [
+        "## Text: ID-only vs text models (NDCG@10 / Recall@10, full ranking, test)",
+        "",
+        "| data set | transformer (ID only) | text models | best text vs ID |",
+        "|---|---|---|---|",
+    ]
+    for (dataset, _split, protocol), group in sorted(groups.items()):
+        if protocol != "full-ranking":
+            continue
+        ids = [r for r in group if r["model"] == "transformer"]
+        text = [r for r in group if any(t in r["model"] for t in TEXT_MODELS)]
+        text = [r for r in text if r["model"].startswith("transformer")]
+        if not ids or not text:
+            continue
+        best = max(text, key=lambda r: r["metrics"]["ndcg@10"])
+        gain = best["metrics"]["ndcg@10"] / ids[0]["metrics"]["ndcg@10"] - 1
+        cells = "; ".join(_headline_cell(r) for r in text)
+        lines.append(
+            f"| {dataset} | {_headline_cell(ids[0])} | {cells} | {best['model']} {gain:+.1%} |"
+        )
+    lines += [
+        "",
+        "## Cold start: Recall@20 (target: text ≥ 3× popularity on cold items)",
+        "",
+        "| data set | protocol | popular | transformer (ID) | text models | best / popular |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (dataset, _split, protocol), group in sorted(groups.items()):
+        if protocol not in ("cold-item", "cold-user"):
+            continue
+        by_model = {r["model"]: r["metrics"]["recall@20"] for r in group}
+        pop = next((v for m, v in by_model.items() if "pop" in m), None)
+        text = {m: v for m, v in by_model.items() if any(t in m for t in TEXT_MODELS)}
+        best = max(text.values(), default=None)
+        ratio = "" if not pop or best is None else f"{best / pop:.1f}×"
+        cells = "; ".join(f"{m} {v:.4f}" for m, v in sorted(text.items()))
+        lines.append(
+            f"| {dataset} | {protocol} | {_fmt(pop)} | {_fmt(by_model.get('transformer'))} "
+            f"| {cells} | {ratio} |"
+        )
+    return [*lines, ""]
+
+
 def render() -> str:
     records: list[dict] = []
     for path in sorted(RESULTS.glob("*.json")):
@@ -169,11 +229,14 @@ def render() -> str:
         "",
     ]
     out += headline(groups)
+    out += text_headline(groups)
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")
         if protocol == "rating":
             out += _table(group, RATING_COLUMNS, RATING_REFERENCE)
+        elif protocol in PROTOCOL_COLUMNS:
+            out += _table(group, PROTOCOL_COLUMNS[protocol], {})
         else:
             present = {k for r in group for k in r["metrics"]}
             columns = RANKING_COLUMNS + tuple(c for c in DISTRIBUTION_COLUMNS if c in present)

@@ -4,7 +4,13 @@ Variants (``model`` in the records):
 
 - ``transformer``: causal next-item training from scratch (full softmax over all items);
 - ``transformer-mlm-finetune``: masked-item pretraining, then causal fine-tuning of all
-  weights from the pretrained run.
+  weights from the pretrained run;
+- ``transformer-fusion-{add,concat,gate}``: causal training with each item's ID embedding
+  fused with its text embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``);
+- ``transformer-text-only``: item vectors from text alone (no ID embeddings).
+
+Text comes from what each data set has: titles and genres (MovieLens), tags
+(ml-latest-small), the items' training-part reviews (Instruments), attribute ids (S3-Rec).
 
 Protocol: leave-one-out as the baselines (``benchmarks/baselines.py``): the model trains on
 the train part, stops early on validation NDCG@10 (full ranking), keeps its best epoch, and
@@ -31,8 +37,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "transformer.json"
-DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys")
+DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments")
 VARIANTS = ("transformer", "transformer-mlm-finetune")
+#: Text variants (run with ``--variants``): the model parameters each one adds.
+TEXT_VARIANTS: dict[str, dict[str, object]] = {
+    "transformer-fusion-add": {"fusion": "add"},
+    "transformer-fusion-concat": {"fusion": "concat"},
+    "transformer-fusion-gate": {"fusion": "gate"},
+    "transformer-text-only": {"fusion": "text"},
+}
 
 #: Per-data-set settings. Beauty/Toys follow SASRec's published ones (max_len 50, dropout
 #: 0.5 on these sparse sets); MovieLens histories are long, so max_len 200.
@@ -42,6 +55,7 @@ SETTINGS: dict[str, dict[str, object]] = {
     "ml-latest-small": {"max_len": 200, "dropout": 0.2, "epochs": 200, "batch_size": 64},
     "beauty": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 256, "lr": 2e-3},
     "toys": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 256, "lr": 2e-3},
+    "instruments": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 128},
 }
 
 
@@ -57,7 +71,13 @@ def run(dataset: str, variant: str, overrides: dict[str, object]) -> dict:
 
     torch.set_num_threads(2)
     split = split_dataset(load_dataset(dataset), "loo")
-    params = {"progress": False, "patience": 10, **SETTINGS[dataset], **overrides}
+    params = {
+        "progress": False,
+        "patience": 10,
+        **SETTINGS[dataset],
+        **TEXT_VARIANTS.get(variant, {}),
+        **overrides,
+    }
     valid = split.train.with_interactions(split.valid)
     start = time.perf_counter()
     extra: dict[str, object] = {}
@@ -128,7 +148,9 @@ def synthetic_kl(model) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="*", default=list(VARIANTS), choices=[*VARIANTS, *TEXT_VARIANTS]
+    )
     parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value")
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()

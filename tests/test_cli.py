@@ -248,3 +248,26 @@ def test_pretrain_finetune_lora_and_interests(tmp_path, run_dir):
     assert_user_error(lmrec("finetune", run_dir, "--out", tmp_path / "x"))
     assert_user_error(lmrec("interests", run_dir, "--user", "1"))
     assert_user_error(lmrec("finetune", pre, "--out", tmp_path / "y", "--mode", "half"))
+
+
+def test_train_with_text_and_similar_items(tmp_path, run_dir):
+    out = tmp_path / "gate"
+    fast = []
+    for pair in ("dim=16", "heads=1", "layers=1", "max_len=10", "epochs=2", "batch_size=128",
+                 f"text_cache_dir={tmp_path / 'cache'}"):  # fmt: skip
+        fast += ["--param", pair]
+    ok("train", "synthetic", "--model", "transformer", "--text", "gate", "--out", out, *fast)
+    run = json.loads((out / "run.json").read_text())
+    assert run["params"]["fusion"] == "gate"
+    result = ok("similar-items", out, "--item", "1", "-k", "4", "--json")
+    rows = json.loads(result.stdout)["items"]
+    assert len(rows) == 4 and all(r["item_id"] != "1" for r in rows)
+    assert all(-1 <= r["similarity"] <= 1 for r in rows)
+    ok("similar-items", run_dir, "--item", "1")  # models without vectors use co-occurrence
+    assert_user_error(lmrec("similar-items", out, "--item", "no-such-item"))
+    assert_user_error(lmrec("train", "synthetic", "--model", "ease", "--text", "add", "--out",
+                            tmp_path / "x"))  # fmt: skip
+    bad = lmrec("train", "synthetic", "--model", "transformer", "--text-model", tmp_path / "nope",
+                "--out", tmp_path / "y", *fast)  # fmt: skip
+    assert_user_error(bad)
+    assert "nope" in bad.stderr

@@ -36,6 +36,12 @@ _LAZY = {
     "evaluate_ratings": "lmrec.evaluate.ranking",
     "make_model": "lmrec.models.registry",
     "load": "lmrec.models.registry",
+    "TextEncoder": "lmrec.text.encoder",
+    "item_texts": "lmrec.text.item_text",
+    "cold_item_split": "lmrec.evaluate.cold_start",
+    "cold_user_split": "lmrec.evaluate.cold_start",
+    "evaluate_cold_items": "lmrec.evaluate.cold_start",
+    "evaluate_cold_users": "lmrec.evaluate.cold_start",
 }
 
 

@@ -597,11 +597,38 @@ def train(
     columns: ColumnsOpt = None,
     sep: SepOpt = None,
     data: DataDirOpt = None,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--text",
+            help="Fuse item text into the transformer's item vectors: add, concat, gate, or "
+            "text (text only, for new items).",
+            show_default=False,
+        ),
+    ] = None,
+    text_model: Annotated[
+        str | None,
+        typer.Option(
+            "--text-model",
+            help="A local sentence-transformers model directory (default: the bundled "
+            "all-MiniLM-L6-v2).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a model for the test split (train+valid) and save it, with run.json, to --out."""
     _check_out(out)
     params = parse_params(model, param or [], seed)
+    if text is not None or text_model is not None:
+        if model != "transformer":
+            raise ConfigError(f"--text and --text-model need --model transformer, not {model!r}")
+        params["fusion"] = text or "add"
+        if text_model is not None:
+            from lmrec.text.encoder import TextEncoder
+
+            TextEncoder(text_model)  # a bad path fails now, not after loading the data
+            params["text_model"] = text_model
     _fit_and_save(name_or_path, model, params, out, split, seed, columns, sep, data, as_json)
 
 
@@ -828,6 +855,36 @@ def recommend(
         _print_json({"user": user, "k": k, "items": rows})
         return
     _out().print(_recommendation_table(user, rows))
+
+
+@app.command("similar-items")
+def similar_items(
+    run_dir: Annotated[Path, typer.Argument(help="A directory written by `lmrec train`.")],
+    item: Annotated[str, typer.Option("--item", help="External item id.", show_default=False)],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of items.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """The items nearest to one item by the model's item vectors (fused with text when the
+    run uses text), by cosine similarity."""
+    model = load(run_dir)
+    ids, scores = model.similar_items(item, k=k)
+    keep = [i for i, s in enumerate(scores) if np.isfinite(s)]
+    ids, scores = [str(ids[i]) for i in keep], [float(scores[i]) for i in keep]
+    titles = model.titles(ids) if ids else []
+    if as_json:
+        rows = [
+            {"rank": r + 1, "item_id": i, "title": t, "similarity": round(s, 6)}
+            for r, (i, t, s) in enumerate(zip(ids, titles, scores, strict=True))
+        ]
+        _print_json({"item": item, "k": k, "items": rows})
+        return
+    (title,) = model.titles([item])
+    table = Table(title=f"items similar to {item}" + (f" ({title})" if title else ""))
+    for col in ("#", "item", "title", "cosine"):
+        table.add_column(col, justify="right" if col in ("#", "cosine") else "left")
+    for r, (i, t, s) in enumerate(zip(ids, titles, scores, strict=True)):
+        table.add_row(str(r + 1), i, t, f"{s:.3f}")
+    _out().print(table)
 
 
 @app.command()

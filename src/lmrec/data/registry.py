@@ -81,7 +81,9 @@ DATASETS: dict[str, DatasetSpec] = {
             "instruments",
             "amazon2014-musical-instruments-5core",
             (INSTRUMENTS_FILE,),
-            partial(load_instruments, name="instruments"),
+            # Item text would be built from every review's summary, held-out ones included;
+            # text models read each item's *training* reviews instead (lmrec.text.item_text).
+            partial(load_instruments, name="instruments", item_text=False),
             "Amazon 2014 Musical Instruments 5-core: 10,261 reviews with text, 1,429 users, "
             "900 items; no item titles",
         ),

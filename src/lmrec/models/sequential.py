@@ -28,6 +28,7 @@ from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender
+from lmrec.models.fusion import FUSIONS, reduce_text
 from lmrec.models.interests import Interests, category_matrix, summarise
 from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
 from lmrec.train.loop import TrainConfig, TrainHistory, train
@@ -43,6 +44,8 @@ from lmrec.train.sequences import (
 )
 
 OBJECTIVES = ("causal", "masked")
+#: Principal components of the item text embeddings the fusion keeps (see reduce_text).
+TEXT_COMPONENTS = 128
 
 
 class SequenceTransformer(Recommender):
@@ -62,6 +65,9 @@ class SequenceTransformer(Recommender):
         use_behaviour: bool = True,
         use_time_gaps: bool = True,
         sampled_softmax: int = 0,
+        fusion: str = "id",
+        text_model: str | None = None,
+        text_cache_dir: str | None = None,
         target_behaviour: str | None = None,
         init_from: str | None = None,
         finetune_mode: str = "full",
@@ -87,6 +93,9 @@ class SequenceTransformer(Recommender):
         self.use_behaviour = use_behaviour
         self.use_time_gaps = use_time_gaps
         self.sampled_softmax = sampled_softmax
+        self.fusion = fusion
+        self.text_model = text_model
+        self.text_cache_dir = text_cache_dir
         self.target_behaviour = target_behaviour
         self.init_from = init_from
         self.finetune_mode = finetune_mode
@@ -120,13 +129,15 @@ class SequenceTransformer(Recommender):
             raise ConfigError(
                 f"finetune_mode={self.finetune_mode!r} needs init_from (a pretrained run dir)"
             )
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.target_behaviour is not None and self.target_behaviour not in BEHAVIOURS:
             raise ConfigError(
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
                 f"got {self.target_behaviour!r}"
             )
 
-    def net_config(self, n_items: int) -> TransformerConfig:
+    def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
         return TransformerConfig(
             n_items=n_items,
             dim=self.dim,
@@ -137,6 +148,8 @@ class SequenceTransformer(Recommender):
             use_behaviour=self.use_behaviour,
             use_time_gaps=self.use_time_gaps,
             sampled_softmax=self.sampled_softmax,
+            fusion=self.fusion,
+            text_dim=text_dim,
         )
 
     def train_config(self) -> TrainConfig:
@@ -154,7 +167,12 @@ class SequenceTransformer(Recommender):
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
         torch.manual_seed(self.seed)
-        self.net_ = SequenceTransformerNet(self.net_config(train_data.n_items))
+        text = self._encode_item_texts(train_data) if self.fusion != "id" else None
+        text_dim = 0 if text is None else text.shape[1]
+        self.net_ = SequenceTransformerNet(self.net_config(train_data.n_items, text_dim))
+        if text is not None:
+            trained = np.bincount(train_data.item_index(), minlength=train_data.n_items) > 0
+            self.net_.fusion.set_text(text, trained)
         parameters = None
         if self.init_from is not None:
             self._load_pretrained(train_data)
@@ -175,6 +193,23 @@ class SequenceTransformer(Recommender):
         self.temperature_ = 1.0
         if valid is not None and len(valid.interactions):
             self.calibrate(valid)
+
+    def _encode_item_texts(self, data: Dataset) -> np.ndarray:
+        """Sentence embeddings of every item's text (title, genres, tags, attributes and the
+        reviews *in the fitting data*, so held-out reviews never leak); cached on disk."""
+        from lmrec.text.encoder import TextEncoder
+        from lmrec.text.item_text import item_texts
+
+        texts = item_texts(data, reviews=data.interactions)
+        if not any(t.strip() for t in texts):
+            raise ConfigError(
+                f"{data.name}: no item has any text (title, categories, text or reviews); "
+                f"fusion={self.fusion!r} needs item text, use fusion='id'"
+            )
+        encoder = TextEncoder(
+            self.text_model, cache_dir=self.text_cache_dir, progress=self.progress
+        )
+        return reduce_text(encoder.encode(texts), n_components=TEXT_COMPONENTS)
 
     def calibrate(self, held_out: Dataset) -> dict[str, float]:
         """Fit the softmax temperature on held-out next events (e.g. validation targets).
@@ -211,8 +246,8 @@ class SequenceTransformer(Recommender):
                 f"init_from={self.init_from!r} was trained on another item catalogue "
                 f"({pretrained.idmap_.n_items} items vs {data.n_items}); pretrain on this data"
             )
-        mine, theirs = self.net_config(data.n_items), pretrained.net_.config
-        for field in ("dim", "layers", "heads", "ff_mult", "max_len"):
+        mine, theirs = self.net_.config, pretrained.net_.config
+        for field in ("dim", "layers", "heads", "ff_mult", "max_len", "fusion", "text_dim"):
             if getattr(mine, field) != getattr(theirs, field):
                 raise ConfigError(
                     f"init_from has {field}={getattr(theirs, field)}, this model "
@@ -394,7 +429,9 @@ class SequenceTransformer(Recommender):
         )
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.item_emb.weight[1 : self.idmap_.n_items + 1].detach().numpy()
+        """The items' output vectors (fused with text when the model uses text)."""
+        with torch.no_grad():
+            return self.net_.item_table()[1 : self.idmap_.n_items + 1].numpy()
 
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
@@ -408,7 +445,9 @@ class SequenceTransformer(Recommender):
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
-        self.net_ = SequenceTransformerNet(self.net_config(self.idmap_.n_items))
+        text = arrays.get("net.fusion.text")
+        text_dim = 0 if text is None else int(text.shape[1])
+        self.net_ = SequenceTransformerNet(self.net_config(self.idmap_.n_items, text_dim))
         if self.init_from is not None and self.finetune_mode == "lora":
             add_lora(self.net_, self.lora_rank)
         weights = {

@@ -6,7 +6,9 @@ A user's history is a sequence of events; event ``t`` is embedded as
 
 and a stack of Transformer encoder layers turns it into contextual states. The output layer is
 tied to the item embedding: ``logit(j | h) = h · E_item[j] + bias_j``, so every item, seen or
-not, is scored in one matrix product.
+not, is scored in one matrix product. With ``fusion`` other than ``"id"``, ``E_item`` is the
+ID embedding fused with a projection of the item's text embedding (see
+:mod:`lmrec.models.fusion`), in the input and the output alike.
 
 Two objectives share these weights:
 
@@ -32,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmrec.data.schema import BEHAVIOURS
+from lmrec.models.fusion import TextFusion
 
 PAD = 0
 #: Time-gap buckets: log2 of the gap in seconds, clipped (0 = unknown/first event).
@@ -52,6 +55,8 @@ class TransformerConfig:
     use_behaviour: bool = True
     use_time_gaps: bool = True
     sampled_softmax: int = 0  # 0 = full softmax over every item
+    fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
+    text_dim: int = 0  # width of the item text embeddings (0 = no text)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +91,9 @@ class SequenceTransformerNet(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(c.dim)
         self.out_bias = nn.Parameter(torch.zeros(c.n_items + 2))
+        self.fusion = (
+            TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim) if c.fusion != "id" else None
+        )
         self.apply(self._init_weights)
 
     @staticmethod
@@ -101,12 +109,20 @@ class SequenceTransformerNet(nn.Module):
                     module.weight[module.padding_idx].zero_()
 
     # ------------------------------------------------------------------ encoding
+    def item_table(self) -> torch.Tensor:
+        """Every row's item vector (n_items + 2, dim): the ID embedding, fused with the
+        item's text when the config says so. Inputs and the tied output layer both use it."""
+        if self.fusion is None:
+            return self.item_emb.weight
+        return self.fusion(self.item_emb.weight)
+
     def encode(
         self,
         items: torch.Tensor,  # (B, T) item indices, 0 = padding
         behaviours: torch.Tensor | None = None,  # (B, T) behaviour indices, 0 = padding
         gaps: torch.Tensor | None = None,  # (B, T) gap buckets
         causal: bool = True,
+        table: torch.Tensor | None = None,  # item_table(), when the caller already has it
     ) -> torch.Tensor:
         """Contextual states (B, T, dim).
 
@@ -115,8 +131,9 @@ class SequenceTransformerNet(nn.Module):
         """
         T = items.shape[1]
         c = self.config
+        table = self.item_table() if table is None else table
         positions = torch.arange(T, device=items.device).unsqueeze(0)  # (1, T)
-        h = self.item_emb(items) + self.pos_emb(positions + (c.max_len - T))
+        h = table[items] + self.pos_emb(positions + (c.max_len - T))
         if c.use_behaviour and behaviours is not None:
             h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
@@ -134,9 +151,10 @@ class SequenceTransformerNet(nn.Module):
         h = self.encoder(h, mask=mask)
         return self.out_norm(h)
 
-    def logits(self, states: torch.Tensor) -> torch.Tensor:
+    def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
-        weight = self.item_emb.weight[1 : self.config.n_items + 1]  # (N, dim)
+        table = self.item_table() if table is None else table
+        weight = table[1 : self.config.n_items + 1]  # (N, dim)
         return states @ weight.T + self.out_bias[1 : self.config.n_items + 1]
 
     # ------------------------------------------------------------------- forward
@@ -150,20 +168,23 @@ class SequenceTransformerNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
         (n_targets, n_items), and the cross-entropy. Without: logits of the last position."""
-        states = self.encode(items, behaviours, gaps, causal=causal)  # (B, T, dim)
+        table = self.item_table()
+        states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, dim)
         if targets is None:
-            return self.logits(states[:, -1]), None
+            return self.logits(states[:, -1], table), None
         where = targets != PAD
         if not bool(where.any()):  # e.g. no next buy in this shard: a zero loss in the graph
             return states.new_zeros((0, self.config.n_items)), states.sum() * 0.0
         h = states[where]  # (P, dim): only real positions reach the output layer
         y = targets[where] - 1  # catalogue index 0..N-1
         if self.config.sampled_softmax > 0 and self.training:
-            return self._sampled_loss(h, y)
-        logits = self.logits(h)  # (P, N)
+            return self._sampled_loss(h, y, table)
+        logits = self.logits(h, table)  # (P, N)
         return logits, F.cross_entropy(logits, y)
 
-    def _sampled_loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _sampled_loss(
+        self, h: torch.Tensor, y: torch.Tensor, table: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy over the target and ``sampled_softmax`` shared uniform negatives.
 
         Uniform sampling makes the log-Q correction a constant, so the logits need no
@@ -171,7 +192,7 @@ class SequenceTransformerNet(nn.Module):
         """
         n = self.config.n_items
         neg = torch.randint(0, n, (self.config.sampled_softmax,), device=h.device)  # (S,)
-        weight = self.item_emb.weight[1:]
+        weight = table[1:]
         bias = self.out_bias[1:]
         pos_logit = (h * weight[y]).sum(-1, keepdim=True) + bias[y, None]  # (P, 1)
         neg_logit = h @ weight[neg].T + bias[neg]  # (P, S)
