@@ -10,7 +10,7 @@ from lmrec.data.split import leave_one_out
 from lmrec.errors import ConfigError, UnknownIdError
 from lmrec.evaluate.ranking import evaluate, fit_evaluate
 from lmrec.models.sequential import SequenceTransformer
-from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig, gap_buckets
 
 FAST = dict(
     dim=32,
@@ -238,3 +238,15 @@ def test_a_one_event_history_scores_every_item(fitted, split):
     item = split.train.idmap.items[0]
     scores = fitted.score_histories([[item]], [["buy"]], [[1.6e9]])
     assert scores.shape == (1, split.train.n_items) and np.isfinite(scores).all()
+
+
+def test_a_training_batch_of_one_event_inputs_with_timestamps_trains():
+    """Regression: a batch whose windows all hold two events (one input, one target) made
+    the time-gap buckets (B, 0) instead of (B, 1), which broadcast the inputs away."""
+    net = _net()
+    net.train()
+    items = torch.tensor([[3], [5], [7]])
+    gaps = gap_buckets(torch.tensor([[1.6e9], [1.7e9], [float("nan")]], dtype=torch.float64))
+    assert gaps.shape == (3, 1) and int(gaps.abs().sum()) == 0
+    logits, loss = net(items, torch.ones_like(items), gaps, torch.tensor([[4], [6], [8]]))
+    assert logits.shape[-1] == 30 and torch.isfinite(loss)

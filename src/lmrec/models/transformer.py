@@ -210,6 +210,6 @@ def gap_buckets(timestamps: torch.Tensor) -> torch.Tensor:
     gaps = timestamps[:, 1:] - timestamps[:, :-1]
     buckets = 1 + torch.floor(torch.log2(1 + gaps.clamp(min=0)))
     buckets = torch.nan_to_num(buckets, nan=0.0).clamp(0, N_GAP_BUCKETS - 1).long()
-    first = torch.zeros_like(buckets[:, :1])
+    # (B, 1) even when T = 1 (buckets is then (B, 0)): a batch of one-event inputs
+    first = torch.zeros(timestamps.shape[0], 1, dtype=torch.long, device=timestamps.device)
     return torch.cat([first, buckets], dim=1)
-
