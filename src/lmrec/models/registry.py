@@ -14,6 +14,7 @@ from typing import Any
 from lmrec.errors import ConfigError, ModelFileError
 from lmrec.models.base import FORMAT_VERSION, Recommender
 from lmrec.models.baselines import ALS, BPR, EASE, SVD, ItemKNN, MostPopular, SVDpp
+from lmrec.models.multi_interest import MultiInterest
 from lmrec.models.sequential import SequenceTransformer
 
 #: Every loadable model type. Add a class here when you add a model.
@@ -26,6 +27,7 @@ MODEL_TYPES: dict[str, type[Recommender]] = {
     "svd": SVD,
     "svdpp": SVDpp,
     "transformer": SequenceTransformer,
+    "multi-interest": MultiInterest,
 }
 
 

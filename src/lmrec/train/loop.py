@@ -61,7 +61,11 @@ class TrainHistory:
     stopped_early: bool = False
 
 
-MakeBatch = Callable[[np.ndarray, np.random.Generator], tuple[Batch, bool]]
+#: ``make_batch(idx, rng) -> (batch, causal)``: a sequence :class:`Batch`, or for other
+#: models a tuple of tensors passed to ``net(*batch)`` whose last is the targets (0 = none).
+MakeBatch = Callable[
+    [np.ndarray, np.random.Generator], tuple[Batch | tuple[torch.Tensor, ...], bool]
+]
 
 
 def lr_at(step: int, total: int, config: TrainConfig) -> float:
@@ -141,8 +145,13 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, config)
             batch, causal = make_batch(idx[rank::world], batch_rng)
-            _, loss = model(batch.items, batch.behaviours, batch.gaps, batch.targets, causal=causal)
-            n_local = float((batch.targets != 0).sum())
+            if isinstance(batch, Batch):
+                targets = batch.targets
+                _, loss = model(batch.items, batch.behaviours, batch.gaps, targets, causal=causal)
+            else:  # another model: a tuple of input tensors, the last being the targets
+                targets = batch[-1]
+                _, loss = model(*batch)
+            n_local = float((targets != 0).sum())
             n_global = all_reduce_sum(n_local)
             if n_global == 0:
                 continue

@@ -50,4 +50,3 @@ def trainable_parameters(net: nn.Module, mode: str) -> list[nn.Parameter]:
     if not params:
         raise ConfigError(f"finetune_mode {mode!r} left nothing to train; was LoRA injected?")
     return params
-
