@@ -9,7 +9,8 @@ Protocols (see ``lmrec.evaluate.cold_start``):
   2, 3 events are the history, the next event the target; full ranking.
 
 Models: ``popular`` (the floor), ``transformer`` (ID embeddings only),
-``transformer-fusion-gate`` (ID + text, gated) and ``transformer-text-only``.
+``transformer-fusion-add`` and ``transformer-fusion-gate`` (ID + text), and
+``transformer-text-only``.
 
 Run: ``.venv/bin/python benchmarks/cold_start.py --datasets instruments ml-100k``.
 Records go to ``benchmarks/results/cold_start.json``.
@@ -27,8 +28,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results" / "cold_start.json"
 DATASETS = ("instruments", "ml-100k")
-MODELS = ("popular", "transformer", "transformer-fusion-gate", "transformer-text-only")
-FUSION = {"transformer": "id", "transformer-fusion-gate": "gate", "transformer-text-only": "text"}
+MODELS = (
+    "popular",
+    "transformer",
+    "transformer-fusion-add",
+    "transformer-fusion-gate",
+    "transformer-text-only",
+)
+FUSION = {
+    "transformer": "id",
+    "transformer-fusion-add": "add",
+    "transformer-fusion-gate": "gate",
+    "transformer-text-only": "text",
+}
 
 
 def make(model_name: str, dataset: str):

@@ -32,6 +32,7 @@ PROTOCOL_COLUMNS = {
         "full_catalogue_ndcg@10",
     ),
     "cold-user": ("recall@20", "ndcg@10", "recall@20_k1", "recall@20_k2", "recall@20_k3"),
+    "text-encoding": ("texts_per_second", "first_seconds", "cached_seconds", "n_texts"),
 }
 
 #: Published / independently measured figures to check the evaluator against
@@ -186,6 +187,29 @@ def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
     return [*lines, ""]
 
 
+def multi_interest_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
+    """Per data set: what each interest source adds, and the mean learned source weights."""
+    lines = [
+        "## Multi-scenario interests: what each source adds (full ranking, test)",
+        "",
+        "| data set | variant | NDCG@10 | Recall@10 | mean source weights α (test users) |",
+        "|---|---|---|---|---|",
+    ]
+    for (dataset, _split, protocol), group in sorted(groups.items()):
+        if protocol != "full-ranking":
+            continue
+        for r in group:
+            if not r["model"].startswith("multi-interest"):
+                continue
+            weights = ", ".join(f"{k} {v:.2f}" for k, v in r["mean_source_weights"].items())
+            m = r["metrics"]
+            lines.append(
+                f"| {dataset} | {r['model']} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} "
+                f"| {weights} |"
+            )
+    return [*lines, ""]
+
+
 def render() -> str:
     records: list[dict] = []
     for path in sorted(RESULTS.glob("*.json")):
@@ -223,13 +247,15 @@ def render() -> str:
         "and evaluated that one model. `ref` gives the reference figures of",
         "`shared/datasets/README.md` (independent code, same protocol).",
         "",
-        "**Timing conditions.** The 2-core machine was shared with test runs and Transformer",
-        "experiments during part of the 2026-11-23 runs, so `train s` / `eval s` there are upper",
-        "bounds (EASE's dense inverse, which uses both cores, suffered most).",
+        "**Timing conditions.** The 2-core machine was at times shared with test runs or a",
+        "second benchmark (part of the 2026-11-23 runs and of the text runs of 2026-11-24/25),",
+        "so `train s` / `eval s` are upper bounds; `sequences_per_second` in the JSON records",
+        "says how fast each training loop actually ran.",
         "",
     ]
     out += headline(groups)
     out += text_headline(groups)
+    out += multi_interest_headline(groups)
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")

@@ -271,3 +271,33 @@ def test_train_with_text_and_similar_items(tmp_path, run_dir):
                 "--out", tmp_path / "y", *fast)  # fmt: skip
     assert_user_error(bad)
     assert "nope" in bad.stderr
+
+
+def test_train_multi_interest_and_show_source_weights(tmp_path, run_dir):
+    """Views and buys from a CSV, fixed weights 3:1, and the per-user weights on the CLI."""
+    lines = ["user_id,item_id,behaviour,timestamp"]
+    for u in range(30):
+        for t in range(6):
+            behaviour = "buy" if t % 3 == 2 else "view"
+            lines.append(f"u{u},i{(u * 7 + t * 3) % 25},{behaviour},{t}")
+    lines.append("u_views,i1,view,0")
+    lines.append("u_views,i2,view,1")
+    csv = tmp_path / "events.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "multi"
+    params = ["--param", "sources=behaviour:view,behaviour:buy", "--param", "fusion=fixed",
+              "--param", "source_weights=behaviour:view=3,behaviour:buy=1",
+              "--param", "epochs=2", "--param", "dim=8"]  # fmt: skip
+    ok("train", csv, "--model", "multi-interest", "--out", out, "--split", "random", *params)
+    result = ok("sources", out, "--user", "u3", "--user", "u_views", "--json")
+    users = json.loads(result.stdout)["users"]
+    assert users["u3"] == pytest.approx({"behaviour:view": 0.75, "behaviour:buy": 0.25})
+    assert users["u_views"] == pytest.approx({"behaviour:view": 1.0, "behaviour:buy": 0.0})
+    assert "behaviour:view" in ok("sources", out, "--user", "u3").stdout
+    assert_user_error(lmrec("sources", out, "--user", "nobody"))
+    assert_user_error(lmrec("sources", run_dir, "--user", "1"))  # an EASE run has no sources
+    bad = lmrec("train", csv, "--model", "multi-interest", "--out", tmp_path / "bad",
+                "--param", "sources=behaviour:fav")  # fmt: skip
+    assert bad.exit_code == 2 and "Traceback" not in bad.output  # after "fitting …" on stderr
+    assert bad.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "behaviour:fav" in bad.stderr

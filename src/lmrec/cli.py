@@ -792,6 +792,34 @@ def interests(
         out.print(f"chart: {plot}")
 
 
+@app.command()
+def sources(
+    run_dir: Annotated[Path, typer.Argument(help="A multi-interest run directory.")],
+    user: Annotated[
+        list[str], typer.Option("--user", help="External user id (repeatable).", show_default=False)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """How much each interest source (behaviours, ratings, review text) counts for a user."""
+    model = load(run_dir)
+    if not hasattr(model, "source_weights_of"):
+        raise ConfigError(
+            f"{run_dir}: a {type(model).__name__} has no interest sources; "
+            "use a multi-interest run (lmrec train --model multi-interest)"
+        )
+    weights = model.source_weights_of(user)
+    if as_json:
+        _print_json({"users": {u: weights.loc[u].to_dict() for u in weights.index}})
+        return
+    table = Table(title=f"source weights α ({model.fusion} fusion); rows sum to 1")
+    table.add_column("user")
+    for source in weights.columns:
+        table.add_column(source, justify="right")
+    for u, row in weights.iterrows():
+        table.add_row(str(u), *(f"{v:.3f}" for v in row))
+    _out().print(table)
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A directory written by `lmrec train`.")],
