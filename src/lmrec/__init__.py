@@ -36,6 +36,7 @@ _LAZY = {
     "evaluate_ratings": "lmrec.evaluate.ranking",
     "make_model": "lmrec.models.registry",
     "load": "lmrec.models.registry",
+    "MultiInterest": "lmrec.models.multi_interest",
     "TextEncoder": "lmrec.text.encoder",
     "item_texts": "lmrec.text.item_text",
     "cold_item_split": "lmrec.evaluate.cold_start",
