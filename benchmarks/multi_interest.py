@@ -16,13 +16,14 @@ Records go to ``benchmarks/results/multi_interest.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import emit, render, run_worker  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "multi_interest.json"
 
 #: variant name → MultiInterest parameters, per data set. Names with review text say "text".
@@ -99,15 +100,12 @@ def main() -> None:
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
     if args.worker:
-        record = run(*args.worker)
-        record["command"] = (
+        emit(
+            run(*args.worker),
             f"python benchmarks/multi_interest.py --datasets {args.worker[0]} "
-            f"--variants {args.worker[1]}"
+            f"--variants {args.worker[1]}",
         )
-        print("RECORD " + json.dumps(record))
         return
-
-    from lmrec.evaluate.report import write_records
 
     for dataset in args.datasets:
         for variant in args.variants or list(VARIANTS[dataset]):
@@ -116,14 +114,9 @@ def main() -> None:
                     f"{dataset} has no variant {variant!r}: {', '.join(VARIANTS[dataset])}"
                 )
             start = time.perf_counter()
-            cmd = [sys.executable, __file__, "--worker", dataset, variant]
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RECORD ")]
-            if proc.returncode != 0 or not lines:
-                print(f"{dataset}/{variant} failed\n{proc.stderr[-3000:]}", file=sys.stderr)
+            record = run_worker(__file__, [dataset, variant], RESULTS)
+            if record is None:
                 continue
-            record = json.loads(lines[-1][len("RECORD ") :])
-            write_records(RESULTS, [record])
             m = record["metrics"]
             print(
                 f"{dataset:>12} {variant:>46} {time.perf_counter() - start:7.1f}s "
@@ -131,7 +124,7 @@ def main() -> None:
                 f"weights={record['mean_source_weights']}",
                 flush=True,
             )
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "render.py")], check=True)
+    render()
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ Records go to ``benchmarks/results/text_encoding.json`` with protocol ``text-enc
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import emit, render, run_worker  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "text_encoding.json"
 DATASETS = ("ml-latest-small", "beauty")
 
@@ -78,30 +79,20 @@ def main() -> None:
     parser.add_argument("--worker", metavar="DATASET")
     args = parser.parse_args()
     if args.worker:
-        record = run(args.worker)
-        record["command"] = f"python benchmarks/text_encoding.py --datasets {args.worker}"
-        print("RECORD " + json.dumps(record))
+        emit(run(args.worker), f"python benchmarks/text_encoding.py --datasets {args.worker}")
         return
 
-    from lmrec.evaluate.report import write_records
-
     for dataset in args.datasets:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", dataset], capture_output=True, text=True
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RECORD ")]
-        if proc.returncode != 0 or not lines:
-            print(f"{dataset} failed\n{proc.stderr[-3000:]}", file=sys.stderr)
+        record = run_worker(__file__, [dataset], RESULTS)
+        if record is None:
             continue
-        record = json.loads(lines[-1][len("RECORD ") :])
-        write_records(RESULTS, [record])
         m = record["metrics"]
         print(
             f"{dataset:>16} {int(m['n_texts'])} texts: first {m['first_seconds']:.1f}s "
             f"({m['texts_per_second']:.0f}/s), cached {m['cached_seconds']:.2f}s",
             flush=True,
         )
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "render.py")], check=True)
+    render()
 
 
 if __name__ == "__main__":

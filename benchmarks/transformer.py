@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import emit, render, run_worker  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "transformer.json"
 DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments")
 VARIANTS = ("transformer", "transformer-mlm-finetune")
@@ -156,30 +158,21 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
     if args.worker:
-        record = run(*args.worker, overrides)
-        record["command"] = (
+        emit(
+            run(*args.worker, overrides),
             "python benchmarks/transformer.py --datasets "
             f"{args.worker[0]} --variants {args.worker[1]}"
-            + (" --param " + " ".join(args.param) if args.param else "")
+            + (" --param " + " ".join(args.param) if args.param else ""),
         )
-        print("RECORD " + json.dumps(record))
         return
-
-    from lmrec.evaluate.report import write_records
 
     for dataset in args.datasets:
         for variant in args.variants:
             start = time.perf_counter()
-            cmd = [sys.executable, __file__, "--worker", dataset, variant]
-            if args.param:
-                cmd += ["--param", *args.param]
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RECORD ")]
-            if proc.returncode != 0 or not lines:
-                print(f"{dataset}/{variant} failed\n{proc.stderr[-3000:]}", file=sys.stderr)
+            extra = ["--param", *args.param] if args.param else []
+            record = run_worker(__file__, [dataset, variant, *extra], RESULTS)
+            if record is None:
                 continue
-            record = json.loads(lines[-1][len("RECORD ") :])
-            write_records(RESULTS, [record])
             m = record["metrics"]
             print(
                 f"{dataset:>16} {variant:>26} {time.perf_counter() - start:7.1f}s "
@@ -187,7 +180,7 @@ def main() -> None:
                 f"best_epoch={record['best_epoch']} seq/s={record['sequences_per_second']}",
                 flush=True,
             )
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "render.py")], check=True)
+    render()
 
 
 if __name__ == "__main__":
