@@ -141,13 +141,17 @@ def test_training_never_sees_the_event_it_predicts():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
-def test_save_and_load_round_trip(tmp_path, learned):
-    path = learned.save(tmp_path / "multi")
-    again = load(path)
-    np.testing.assert_allclose(again.score(["u1", "u7"]), learned.score(["u1", "u7"]), atol=1e-5)
-    pd.testing.assert_frame_equal(
-        again.source_weights_of(["u1", "u0"]), learned.source_weights_of(["u1", "u0"])
-    )
+def test_save_and_load_round_trip(tmp_path, world, learned):
+    train, _ = world
+    with_ratings = MultiInterest(
+        sources="behaviour:view,rating", target_behaviour="buy", **{**FAST, "epochs": 2}
+    ).fit(train)
+    for name, model in (("multi", learned), ("ratings", with_ratings)):
+        again = load(model.save(tmp_path / name))
+        users = ["u1", "u7", "u0"]
+        np.testing.assert_allclose(again.score(users), model.score(users), atol=1e-5)
+        weights = again.source_weights_of(users)
+        pd.testing.assert_frame_equal(weights, model.source_weights_of(users))
 
 
 def test_review_source_uses_the_users_own_review_text(tmp_path):
