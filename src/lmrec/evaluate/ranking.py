@@ -14,6 +14,7 @@ every table and record carries it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -229,6 +230,30 @@ def _count_sampled(
         neg = scores[t_row[j], pick]
         above[out_rows[j]] = int((neg > t_score[j]).sum())
         ties[out_rows[j]] = int((neg == t_score[j]).sum()) + 1
+
+
+def validation_ndcg(
+    model: Recommender, fit_data: Dataset, valid: Dataset | None, exclude: sp.csr_matrix
+) -> Callable[[], float] | None:
+    """The early-stopping score of the training loop: full-ranking NDCG@10 of ``model`` on
+    ``valid``'s events, ``exclude`` masking the fitting data; None when there is nothing to
+    validate on."""
+    if valid is None or not len(valid.interactions):
+        return None
+
+    def score() -> float:
+        result = evaluate_targets(
+            model,
+            fit_data,
+            valid.interactions,
+            ks=(10,),
+            exclude=exclude,
+            progress=False,
+            with_coverage=False,
+        )
+        return result.metrics["ndcg@10"]
+
+    return score
 
 
 def evaluate_ratings(

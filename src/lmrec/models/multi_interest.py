@@ -14,7 +14,7 @@ Every source has its own linear map ``v_s = W_s · pool_s``. The user vector is
 α are either ``fixed`` (given, renormalised over the sources a user has) or ``learned``: a
 gate ``α = softmax_s(q · tanh(v_s) + c_s + d_s · log(1 + n_s))`` over the user's available
 sources, where ``n_s`` counts the user's events in source ``s``. Learned weights are per user
-and inspectable with :meth:`MultiInterest.source_weights`.
+and inspectable with :meth:`MultiInterest.source_weights_of`.
 
 Training is leave-one-event-out: every training event of the target behaviour (all events
 when ``target_behaviour`` is None) is predicted, once per epoch, from the user's other
@@ -157,7 +157,8 @@ class SourceData:
         has_drop = drop >= 0
         for s, source in enumerate(self.sources):
             if source == "review":
-                tensors.append(self._reviews(users, drop, has_drop, counts, s))
+                mean_review, counts[:, s] = self._reviews(users, drop, has_drop)
+                tensors.append(torch.from_numpy(mean_review))
                 continue
             if source == "rating":
                 dense, counts[:, s] = self._centred_ratings(users, drop, has_drop)
@@ -200,9 +201,10 @@ class SourceData:
         return total - mean[:, None] * count, (count > 0.5).sum(axis=1)
 
     def _reviews(
-        self, users: np.ndarray, drop: np.ndarray, has_drop: np.ndarray, counts: np.ndarray, s: int
-    ) -> torch.Tensor:
-        """Mean review embedding of each user, without the dropped event's review."""
+        self, users: np.ndarray, drop: np.ndarray, has_drop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean review embedding of each user without the dropped event's review, and how
+        many reviews that mean is over."""
         total = self.review_sum[users].copy()
         count = self.review_count[users].copy()
         if has_drop.any():
@@ -211,8 +213,7 @@ class SourceData:
             rows = np.flatnonzero(has_drop)[with_review]
             total[rows] -= self.review_vectors[ev[with_review]]
             count[rows] -= 1
-        counts[:, s] = count
-        return torch.from_numpy((total / np.maximum(count, 1)[:, None]).astype(np.float32))
+        return (total / np.maximum(count, 1)[:, None]).astype(np.float32), count
 
 
 class MultiInterestNet(nn.Module):
@@ -375,8 +376,8 @@ class MultiInterest(Recommender):
         self.net_ = MultiInterestNet(
             train_data.n_items, self.dim, self.sources_, text_dim, self._fixed_weights()
         )
+        self.seen_ = self._exclusion(train_data)  # also what validation masks
         self.history_ = self._train(train_data, valid)
-        self.seen_ = self._exclusion(train_data)
 
     def _exclusion(self, data: Dataset) -> sp.csr_matrix:
         behaviours = None if self.target_behaviour is None else (self.target_behaviour,)
@@ -414,19 +415,9 @@ class MultiInterest(Recommender):
                 order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)
             ]
 
-        validate = None
-        if valid is not None and len(valid.interactions):
-            from lmrec.evaluate.ranking import evaluate_targets
+        from lmrec.evaluate.ranking import validation_ndcg
 
-            exclude = self._exclusion(data)
-
-            def validate() -> float:
-                result = evaluate_targets(
-                    self, data, valid.interactions, ks=(10,), exclude=exclude,
-                    progress=False, with_coverage=False,
-                )  # fmt: skip
-                return result.metrics["ndcg@10"]
-
+        validate = validation_ndcg(self, data, valid, self.seen_)
         return train(
             self.net_, make_batch, batches, config, validate=validate, progress=self.progress
         )
@@ -452,12 +443,12 @@ class MultiInterest(Recommender):
         self.net_.eval()
         return self.net_.fuse(*self.data_.inputs(users))
 
+    @torch.no_grad()
     def _score(self, users: np.ndarray, chunk: int = 1024) -> np.ndarray:
         out = np.empty((len(users), self.idmap_.n_items), dtype=np.float32)
         for lo in range(0, len(users), chunk):
             user, _ = self._user_vectors(users[lo : lo + chunk])
-            with torch.no_grad():
-                out[lo : lo + chunk] = (user @ self.net_.item_emb.T + self.net_.item_bias).numpy()
+            out[lo : lo + chunk] = (user @ self.net_.item_emb.T + self.net_.item_bias).numpy()
         return out
 
     def source_weights_of(self, user_ids: list[object] | np.ndarray) -> pd.DataFrame:

@@ -286,30 +286,14 @@ class SequenceTransformer(Recommender):
         def batches(rng: np.random.Generator):
             return bucketed_batches(windows.lengths, config.batch_size, rng)
 
-        validate = None
-        if valid is not None and len(valid.interactions):
-            from lmrec.evaluate.ranking import evaluate_targets
-
-            exclude = data.matrix("binary")
-
-            def validate() -> float:
-                result = evaluate_targets(
-                    self,
-                    data,
-                    valid.interactions,
-                    ks=(10,),
-                    exclude=exclude,
-                    progress=False,
-                    with_coverage=False,
-                )
-                return result.metrics["ndcg@10"]
+        from lmrec.evaluate.ranking import validation_ndcg
 
         return train(
             net,
             make_batch,
             batches,
             config,
-            validate=validate,
+            validate=validation_ndcg(self, data, valid, data.matrix("binary")),
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             progress=self.progress,
