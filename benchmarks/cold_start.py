@@ -35,23 +35,18 @@ MODELS = (
     "transformer-fusion-gate",
     "transformer-text-only",
 )
-FUSION = {
-    "transformer": "id",
-    "transformer-fusion-add": "add",
-    "transformer-fusion-gate": "gate",
-    "transformer-text-only": "text",
-}
 
 
 def make(model_name: str, dataset: str):
     from lmrec.models.popular import MostPopular
     from lmrec.models.sequential import SequenceTransformer
-    from transformer import SETTINGS
+    from transformer import SETTINGS, TEXT_VARIANTS
 
     if model_name == "popular":
         return MostPopular()
     params = {"progress": False, "patience": 10, **SETTINGS[dataset]}
-    return SequenceTransformer(**params, fusion=FUSION[model_name]), params
+    # the fusion comes from the variant's name, as in benchmarks/transformer.py ("id" if none)
+    return SequenceTransformer(**params, **TEXT_VARIANTS.get(model_name, {})), params
 
 
 def run(dataset: str, model_name: str, protocol: str) -> dict:
