@@ -16,8 +16,8 @@ FAST = dict(dim=16, epochs=30, batch_size=64, lr=1e-2, patience=30, progress=Fal
 
 def make_world(n_users: int = 160, seed: int = 0) -> Dataset:
     """Each user likes one cluster of items. Views come from that cluster (informative),
-    favourites are uniform over the catalogue (noise), buys come from the cluster; the
-    last two buys of every user are kept apart as that user's held-out answers.
+    favourites are uniform over the catalogue (noise), buys come from the cluster
+    (:func:`split_last_buys` keeps the last ones apart as held-out answers).
 
     Ratings are attached to views, so the ``rating`` source exists too; a few users only
     have favourites (their view source is empty and must get weight 0).
