@@ -762,11 +762,7 @@ def interests(
 ) -> None:
     """A user's calibrated interest distribution: top categories and items with probabilities."""
     model = load(run_dir)
-    if not hasattr(model, "interests"):
-        raise ConfigError(
-            f"{run_dir}: a {type(model).__name__} has no interest distribution; "
-            "use a transformer run (lmrec train --model transformer)"
-        )
+    model._require("interests", f"{run_dir}; train one with lmrec train --model transformer")
     result = model.interests(user, top_items=top, top_categories=top)
     if plot is not None:
         interest_chart(result, plot, title=f"user {user}: p(category | history)")
@@ -802,11 +798,7 @@ def sources(
 ) -> None:
     """How much each interest source (behaviours, ratings, review text) counts for a user."""
     model = load(run_dir)
-    if not hasattr(model, "source_weights_of"):
-        raise ConfigError(
-            f"{run_dir}: a {type(model).__name__} has no interest sources; "
-            "use a multi-interest run (lmrec train --model multi-interest)"
-        )
+    model._require("source_weights", f"{run_dir}; train one with --model multi-interest")
     weights = model.source_weights_of(user)
     if as_json:
         _print_json({"users": {u: weights.loc[u].to_dict() for u in weights.index}})

@@ -34,3 +34,7 @@ class ConfigError(LmrecError, ValueError):
 
 class ModelFileError(LmrecError):
     """A saved model directory is missing, corrupted or from an incompatible version."""
+
+
+class CapabilityError(LmrecError, NotImplementedError):
+    """A model was asked for something it does not declare (see ``Recommender.supports``)."""

@@ -385,7 +385,7 @@ def test_registry_holds_every_baseline() -> None:
         assert cls.__doc__ and ".. math::" in cls.__doc__  # docstrings open with the rule
     for name, cls in MODEL_TYPES.items():
         assert cls.model_type == name
-    assert [c for c in BASELINES.values() if c.predicts_ratings] == [SVD, SVDpp]
+    assert [c for c in BASELINES.values() if c.supports("predict_ratings")] == [SVD, SVDpp]
 
 
 def test_make_model_unknown_name_lists_known_ones() -> None:

@@ -164,8 +164,7 @@ def evaluate_cold_users(
 
     The model must offer ``score_histories(histories)`` over its whole catalogue.
     """
-    if not hasattr(model, "score_histories"):
-        raise ConfigError(f"{type(model).__name__} cannot score new users' raw histories")
+    model._require("score_histories", "cold users are scored from their raw histories")
     start = time.perf_counter()
     idmap = model.idmap_
     above_all, ties_all = [], []

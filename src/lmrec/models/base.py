@@ -38,10 +38,24 @@ from safetensors.numpy import load_file, save_file
 from lmrec.data.idmap import IdMap
 from lmrec.data.schema import Dataset
 from lmrec.data.split import Part, Split
-from lmrec.errors import ConfigError, ModelFileError, NotFittedError
+from lmrec.errors import CapabilityError, ConfigError, ModelFileError, NotFittedError
 
 #: Bumped when the on-disk layout changes; ``load`` refuses other versions.
 FORMAT_VERSION = 1
+
+#: What a model may be able to do beyond fit/score/recommend/similar_items/save.
+#: ``score_histories``: score raw histories of external item ids (users it never saw);
+#: ``interests``: an explicit p(item | history) and p(category | history);
+#: ``predict_proba``: calibrated p(item | history) rows;
+#: ``predict_ratings``: ``predict(user_ids, item_ids)`` gives ratings;
+#: ``source_weights``: per-user weights of interest sources (behaviours, ratings, reviews).
+CAPABILITIES: tuple[str, ...] = (
+    "score_histories",
+    "interests",
+    "predict_proba",
+    "predict_ratings",
+    "source_weights",
+)
 
 
 class Recommender(ABC):
@@ -49,8 +63,33 @@ class Recommender(ABC):
 
     #: Key in ``config.json`` and in :data:`lmrec.models.registry.MODEL_TYPES`.
     model_type: ClassVar[str] = ""
-    #: Whether ``predict`` returns ratings (rating-prediction models).
-    predicts_ratings: ClassVar[bool] = False
+    #: What this model can do beyond the core protocol; a subset of :data:`CAPABILITIES`.
+    #: Declared, never probed: callers ask :meth:`supports` instead of ``hasattr``.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def supports(cls, capability: str) -> bool:
+        """Whether this model declares ``capability`` (one of :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise ConfigError(
+                f"unknown capability {capability!r}; known capabilities: {', '.join(CAPABILITIES)}"
+            )
+        return capability in cls.capabilities
+
+    @property
+    def predicts_ratings(self) -> bool:
+        """Whether ``predict`` returns ratings (the ``predict_ratings`` capability)."""
+        return "predict_ratings" in self.capabilities
+
+    def _require(self, capability: str, hint: str = "") -> None:
+        """Raise :class:`CapabilityError` unless this model declares ``capability``."""
+        if not self.supports(capability):
+            able = [n for n, c in _registered_types().items() if capability in c.capabilities]
+            raise CapabilityError(
+                f"{type(self).__name__} does not support {capability!r}"
+                + (f"; models that do: {', '.join(able)}" if able else "")
+                + (f" ({hint})" if hint else "")
+            )
 
     # ------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:
@@ -200,6 +239,53 @@ class Recommender(ABC):
         idx = self.idmap_.item_index(item_ids)
         return [str(self.item_titles_[i]) for i in idx]
 
+    # ----------------------------------------------------------- capabilities
+    def score_histories(
+        self,
+        histories: Sequence[Sequence[object]],
+        behaviours: Sequence[Sequence[str]] | None = None,
+        timestamps: Sequence[Sequence[float]] | None = None,
+    ) -> np.ndarray:
+        """Scores of every item (columns follow :attr:`item_ids`) after raw histories.
+
+        ``histories`` are lists of external item ids, oldest first, of users the model need
+        not know; ``behaviours`` and ``timestamps`` describe each event where the model uses
+        them. Re-entrant and thread-safe: nothing on the model changes while it scores.
+        Capability ``score_histories``.
+        """
+        self._require("score_histories")
+        raise NotImplementedError  # pragma: no cover - subclasses that declare it override
+
+    def interests(
+        self,
+        user_id: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+        top_items: int = 10,
+        top_categories: int = 10,
+    ) -> Any:
+        """The user's calibrated next-item distribution and its category aggregate
+        (an :class:`~lmrec.models.interests.Interests`). Capability ``interests``."""
+        self._require("interests")
+        raise NotImplementedError  # pragma: no cover
+
+    def predict_proba(self, user_ids: Sequence[object]) -> np.ndarray:
+        """Calibrated p(item | history) over every item; rows sum to 1.
+        Capability ``predict_proba``."""
+        self._require("predict_proba")
+        raise NotImplementedError  # pragma: no cover
+
+    def predict(self, user_ids: Sequence[object], item_ids: Sequence[object]) -> np.ndarray:
+        """Predicted ratings of (user, item) pairs. Capability ``predict_ratings``."""
+        self._require("predict_ratings", "use a rating model such as svd or svdpp")
+        raise NotImplementedError  # pragma: no cover
+
+    def source_weights_of(self, user_ids: Sequence[object]) -> Any:
+        """Per-user weights of each interest source (a DataFrame, rows sum to 1).
+        Capability ``source_weights``."""
+        self._require("source_weights")
+        raise NotImplementedError  # pragma: no cover
+
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write a self-describing directory.
@@ -267,6 +353,12 @@ class Recommender(ABC):
             {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
         )
         return model
+
+
+def _registered_types() -> dict[str, type[Recommender]]:
+    from lmrec.models.registry import MODEL_TYPES  # registry imports base: import late
+
+    return MODEL_TYPES
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, users: np.ndarray) -> None:

@@ -270,6 +270,7 @@ class MultiInterest(Recommender):
     """User interests fused from behaviours, ratings and review text (fixed or learned)."""
 
     model_type = "multi-interest"
+    capabilities = frozenset({"source_weights"})
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ class MostPopular(Recommender):
     """
 
     model_type = "popular"
+    capabilities = frozenset({"score_histories"})
 
     def __init__(self) -> None:
         pass

@@ -43,7 +43,7 @@ def rated_interactions(train: Dataset) -> pd.DataFrame:
 class _SurpriseFactorization(Recommender):
     """Shared fit / predict / score / save for Surprise's biased factorisation models."""
 
-    predicts_ratings = True
+    capabilities = frozenset({"predict_ratings"})
     #: Name of the Surprise class that trains the factors ("SVD" or "SVDpp").
     surprise_class: ClassVar[str] = ""
 

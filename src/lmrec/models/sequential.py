@@ -52,6 +52,7 @@ class SequenceTransformer(Recommender):
     """Transformer over behaviour sequences; full-softmax next-item or masked-item training."""
 
     model_type = "transformer"
+    capabilities = frozenset({"score_histories", "interests", "predict_proba"})
 
     def __init__(
         self,

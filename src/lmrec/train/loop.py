@@ -59,6 +59,10 @@ class TrainHistory:
     seconds: float = 0.0
     examples_per_second: float = 0.0
     stopped_early: bool = False
+    #: One row per epoch: ``epoch`` (1-based), ``loss``, ``lr`` (at the epoch's end),
+    #: ``seconds`` (since training started) and ``valid_ndcg@10`` when validated.
+    #: :mod:`lmrec.train.curves` writes these to a run directory.
+    epochs: list[dict[str, float]] = field(default_factory=list)
 
 
 #: ``make_batch(idx, rng) -> (batch, causal)``: a sequence :class:`Batch`, or for other
@@ -166,6 +170,11 @@ def train(
             positions += n_global
             bar.set_postfix(loss=f"{loss_sum / positions:.4f}")
         history.losses.append(loss_sum / max(1.0, positions))
+        row = {
+            "epoch": epoch + 1,
+            "loss": history.losses[-1],
+            "lr": lr_at(max(0, step - 1), total_steps, config),
+        }
 
         # ---- evaluate (on the first process), keep best, stop early
         if validate is not None and (
@@ -175,6 +184,7 @@ def train(
             with torch.no_grad():
                 score = broadcast(float(validate()) if main else 0.0)
             history.scores.append(score)
+            row["valid_ndcg@10"] = score
             if score > history.best_score:
                 history.best_score, history.best_epoch = score, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -189,6 +199,9 @@ def train(
         else:
             history.best_epoch = epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+        row["seconds"] = time.perf_counter() - start
+        history.epochs.append(row)
 
         # ---- checkpoint
         if ckpt is not None and main:
