@@ -351,10 +351,7 @@ def _data_source(name_or_path: str) -> str:
 
 
 def _check_same_ids(model: Recommender, data: Dataset, run_dir: Path) -> None:
-    same = np.array_equal(model.item_ids, data.idmap.items) and np.array_equal(
-        model.idmap_.users, data.idmap.users
-    )
-    if not same:
+    if not model.idmap_.same_as(data.idmap):
         raise ModelFileError(
             f"{run_dir}: the data rebuilt from {RUN_FILE} has other users or items than the "
             "model was fitted on (did the data files change?); train the model again"

@@ -53,6 +53,16 @@ class IdMap:
     def n_items(self) -> int:
         return len(self.items)
 
+    def same_as(self, other: IdMap) -> bool:
+        """Whether ``other`` maps the same users and items to the same indices.
+
+        The one check behind "this data was built for this model" (run directories,
+        fine-tuning from a pretrained run, swapping a model's history).
+        """
+        return other is self or (
+            np.array_equal(self.users, other.users) and np.array_equal(self.items, other.items)
+        )
+
     def has_user(self, user_id: object) -> bool:
         return str(user_id) in self._user_pos
 

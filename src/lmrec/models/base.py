@@ -92,10 +92,19 @@ class Recommender(ABC):
             )
 
     # ------------------------------------------------------------- parameters
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        """Every parameter's name and default: what ``--param`` and ``make_model`` accept.
+
+        Read from ``__init__``'s signature; models configured by dataclasses override it to
+        list the dataclasses' fields.
+        """
+        signature = inspect.signature(cls.__init__)
+        return {name: p.default for name, p in signature.parameters.items() if name != "self"}
+
     def get_params(self) -> dict[str, Any]:
-        """The ``__init__`` keyword arguments, read back from attributes of the same name."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        """The parameters of :meth:`param_defaults`, read back from attributes of the same name."""
+        return {name: getattr(self, name) for name in self.param_defaults()}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

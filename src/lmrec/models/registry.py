@@ -6,7 +6,6 @@ with ``--model ease --param l2=50``); :func:`load` restores a saved model direct
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,8 @@ MODEL_TYPES: dict[str, type[Recommender]] = {
 
 
 def model_params(cls: type[Recommender]) -> dict[str, Any]:
-    """A model class's parameters and their defaults, read from its ``__init__``."""
-    signature = inspect.signature(cls.__init__)
-    return {name: p.default for name, p in signature.parameters.items() if name != "self"}
+    """A model class's parameters and their defaults (:meth:`Recommender.param_defaults`)."""
+    return cls.param_defaults()
 
 
 def make_model(name: str, **params: Any) -> Recommender:

@@ -312,10 +312,7 @@ class SequenceTransformer(Recommender):
     def set_history(self, data: Dataset) -> SequenceTransformer:
         """Condition future scores on ``data``'s sequences (same id map) without retraining."""
         self._check_fitted()
-        if data.idmap is not self.idmap_ and not (
-            np.array_equal(data.idmap.items, self.idmap_.items)
-            and np.array_equal(data.idmap.users, self.idmap_.users)
-        ):
+        if not self.idmap_.same_as(data.idmap):
             raise ConfigError("set_history needs data with the id map the model was fitted on")
         self.sequences_ = user_sequences(data)
         self.seen_ = data.matrix("binary")
