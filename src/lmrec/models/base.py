@@ -14,9 +14,25 @@ Subclasses implement three things:
 
 - ``_fit(data)``: learn from a :class:`~lmrec.data.schema.Dataset`;
 - ``_score(users)``: a ``(len(users), n_items)`` float32 array for internal user indices;
-- ``_state()`` / ``_load_state(arrays)``: the learned arrays to write to safetensors.
+- ``_state()`` / ``_load_state(arrays)``: the learned arrays to write to safetensors;
+
+and, for each capability they declare, its method (``_score_histories(indices, behaviours,
+timestamps)`` for ``score_histories``: the base checks the histories first).
 
 Columns of every score matrix follow ``model.item_ids`` (the id map's item order).
+
+Beyond that core, a model declares what else it can do in ``capabilities`` (a subset of
+:data:`CAPABILITIES`); ``model.supports("score_histories")`` asks, and calling an undeclared
+capability raises :class:`~lmrec.errors.CapabilityError` (a ``NotImplementedError``).
+:func:`capabilities_table` lists every registered model's capabilities::
+
+    ids, scores = model.recommend_histories([["i1", "i7"]], k=10)  # a visitor it never saw
+
+Bad input is refused on entry with an :class:`~lmrec.errors.LmrecError` that names it: an
+unknown user or item id (:class:`~lmrec.errors.UnknownIdError`), ``k`` that is not an int
+>= 1, an empty list of ids or histories, an empty history, or a bare string where a list of
+ids is expected (:class:`~lmrec.errors.ConfigError`).
+
 Saved models are directories: ``config.json`` (model type, lmrec version, parameters),
 ``model.safetensors`` (arrays; never pickle), ``idmap.json`` and ``items.json`` (titles).
 """
@@ -56,6 +72,15 @@ CAPABILITIES: tuple[str, ...] = (
     "predict_ratings",
     "source_weights",
 )
+
+
+def capabilities_table() -> dict[str, tuple[str, ...]]:
+    """Each registered model type and the capabilities it declares (in :data:`CAPABILITIES`
+    order), for documentation and ``lmrec models``; every model also has the core protocol."""
+    return {
+        name: tuple(c for c in CAPABILITIES if c in cls.capabilities)
+        for name, cls in _registered_types().items()
+    }
 
 
 class Recommender(ABC):
@@ -176,9 +201,13 @@ class Recommender(ABC):
         return np.asarray(self._score(np.asarray(users, dtype=np.int64)), dtype=np.float32)
 
     def score(self, user_ids: Sequence[object]) -> np.ndarray:
-        """Scores of every item (columns follow :attr:`item_ids`) for external user ids."""
+        """Scores of every item (columns follow :attr:`item_ids`) for a list of external user ids.
+
+        Returns a ``(len(user_ids), n_items)`` float32 array; higher is better. Unknown ids
+        raise :class:`UnknownIdError`, an empty list or a bare string :class:`ConfigError`.
+        """
         self._check_fitted()
-        return self.score_indices(self.idmap_.user_index(user_ids))
+        return self.score_indices(self.idmap_.user_index(_id_list(user_ids, "user_ids")))
 
     def recommend(
         self,
@@ -195,35 +224,62 @@ class Recommender(ABC):
         with -inf.
         """
         self._check_fitted()
-        single = isinstance(user_ids, str | int | np.integer)
-        ids = [user_ids] if single else list(user_ids)
-        if k < 1:
-            raise ConfigError(f"k must be >= 1, got {k}")
+        single = _is_single_id(user_ids)
+        ids = [user_ids] if single else _id_list(user_ids, "user_ids")
+        check_k(k)
+        allowed = self._allowed(items)
         users = self.idmap_.user_index(ids)
         scores = self.score_indices(users).astype(np.float32, copy=True)
         if exclude_seen:
             mask_seen(scores, self.seen_, users)
-        if items is not None:
-            allowed = np.zeros(self.idmap_.n_items, dtype=bool)
-            allowed[self.idmap_.item_index(items)] = True
-            scores[:, ~allowed] = -np.inf
-        top, top_scores = top_k(scores, k)
-        out_ids = np.where(top >= 0, self.idmap_.items[np.maximum(top, 0)], "")
+        out_ids, top_scores = self._top(scores, k, allowed)
         if single:
             return out_ids[0], top_scores[0]
         return out_ids, top_scores
+
+    def recommend_histories(
+        self,
+        histories: Sequence[Sequence[object]],
+        k: int = 10,
+        exclude_seen: bool = True,
+        items: Sequence[object] | None = None,
+        behaviours: Sequence[Sequence[str]] | None = None,
+        timestamps: Sequence[Sequence[float]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item ids and scores, best first, for raw histories (a list of lists of
+        external item ids, oldest first): ``(len(histories), k)`` arrays.
+
+        What a service does for a visitor the model never saw: :meth:`score_histories`, then
+        ``exclude_seen`` drops each history's own items and ``items`` restricts the
+        candidates, as in :meth:`recommend`. Re-entrant: it changes nothing on the model.
+        Needs capability ``score_histories``.
+        """
+        self._require("score_histories", "recommend for known users with recommend()")
+        self._check_fitted()
+        histories = _id_list(histories, "histories")
+        check_k(k)
+        allowed = self._allowed(items)
+        indices = self._history_indices(histories, behaviours, timestamps)
+        scores = self.score_histories(histories, behaviours, timestamps)
+        scores = np.asarray(scores, dtype=np.float32).copy()
+        if exclude_seen:
+            for row, idx in enumerate(indices):
+                scores[row, idx] = -np.inf
+        return self._top(scores, k, allowed)
 
     def similar_items(
         self, item_ids: object | Sequence[object], k: int = 10
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items most similar to each given item (the item itself excluded).
 
-        Uses cosine similarity of the model's item vectors when it has them, otherwise
-        cosine similarity of the items' user columns in the fitting data.
+        One item id gives 1-D arrays, a list 2-D ones, padded like :meth:`recommend`. Uses
+        cosine similarity of the model's item vectors when it has them, otherwise cosine
+        similarity of the items' user columns in the fitting data.
         """
         self._check_fitted()
-        single = isinstance(item_ids, str | int | np.integer)
-        ids = [item_ids] if single else list(item_ids)
+        single = _is_single_id(item_ids)
+        ids = [item_ids] if single else _id_list(item_ids, "item_ids")
+        check_k(k)
         query = self.idmap_.item_index(ids)
         vectors = self._item_vectors()
         if vectors is None:
@@ -236,16 +292,81 @@ class Recommender(ABC):
             sims = normed[query] @ normed.T
         sims = sims.astype(np.float32)
         sims[np.arange(len(query)), query] = -np.inf
-        top, top_scores = top_k(sims, k)
-        out_ids = np.where(top >= 0, self.idmap_.items[np.maximum(top, 0)], "")
+        out_ids, top_scores = self._top(sims, k, None)
         if single:
             return out_ids[0], top_scores[0]
         return out_ids, top_scores
 
+    def _allowed(self, items: Sequence[object] | None) -> np.ndarray | None:
+        """A boolean candidate mask for ``items=`` (None: every item)."""
+        if items is None:
+            return None
+        allowed = np.zeros(self.idmap_.n_items, dtype=bool)
+        allowed[self.idmap_.item_index(_id_list(items, "items"))] = True
+        return allowed
+
+    def _top(
+        self, scores: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """External ids and scores of each row's top ``k`` among ``allowed`` (padded)."""
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        top, top_scores = top_k(scores, k)
+        return np.where(top >= 0, self.idmap_.items[np.maximum(top, 0)], ""), top_scores
+
+    def _history_indices(
+        self,
+        histories: Sequence[Sequence[object]],
+        behaviours: Sequence[Sequence[str]] | None = None,
+        timestamps: Sequence[Sequence[float]] | None = None,
+    ) -> list[np.ndarray]:
+        """Check raw histories (and their per-event lists) and map them to item indices.
+
+        The one place that enforces :meth:`score_histories`'s input rules, so every model
+        refuses the same things with the same messages.
+        """
+        rows = _id_list(histories, "histories")
+        out = []
+        for n, history in enumerate(rows):
+            if isinstance(history, str | bytes) or not isinstance(history, Sequence | np.ndarray):
+                raise ConfigError(
+                    f"history {n} is {history!r}, not a list of item ids; histories is a list "
+                    "of histories, e.g. [['i1', 'i7']] for one user"
+                )
+            if len(history) == 0:
+                raise ConfigError(
+                    f"history {n} is empty; give at least one item id (for users with no "
+                    "history, recommend with a popularity model)"
+                )
+            out.append(self.idmap_.item_index(history))
+        for name, per_event in (("behaviours", behaviours), ("timestamps", timestamps)):
+            if per_event is None:
+                continue
+            if len(per_event) != len(rows):
+                raise ConfigError(f"{len(rows)} histories but {len(per_event)} {name} lists")
+            for n, (history, events) in enumerate(zip(rows, per_event, strict=True)):
+                if len(events) != len(history):
+                    raise ConfigError(
+                        f"history {n} has {len(history)} items but {len(events)} {name}"
+                    )
+        return out
+
+    def _history_matrix(self, indices: list[np.ndarray], counts: bool = False) -> sp.csr_matrix:
+        """Histories as a ``(len(indices), n_items)`` matrix: 1 per distinct item, or the
+        number of times each item occurs with ``counts``; rows like those of ``seen_``."""
+        rows = np.repeat(np.arange(len(indices)), [len(i) for i in indices])
+        cols = np.concatenate(indices) if indices else np.empty(0, dtype=np.int64)
+        shape = (len(indices), self.idmap_.n_items)
+        matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=shape)
+        matrix.sum_duplicates()
+        if not counts:
+            matrix.data[:] = 1.0
+        return matrix
+
     def titles(self, item_ids: Sequence[object]) -> list[str]:
         """Item titles from the fitting data ("" where there are none)."""
         self._check_fitted()
-        idx = self.idmap_.item_index(item_ids)
+        idx = self.idmap_.item_index(_id_list(item_ids, "item_ids"))
         return [str(self.item_titles_[i]) for i in idx]
 
     # ----------------------------------------------------------- capabilities
@@ -257,13 +378,36 @@ class Recommender(ABC):
     ) -> np.ndarray:
         """Scores of every item (columns follow :attr:`item_ids`) after raw histories.
 
-        ``histories`` are lists of external item ids, oldest first, of users the model need
-        not know; ``behaviours`` and ``timestamps`` describe each event where the model uses
-        them. Re-entrant and thread-safe: nothing on the model changes while it scores.
-        Capability ``score_histories``.
+        ``histories`` is a list of histories, each a non-empty list of external item ids
+        (oldest first) of a user the model need not know: a ``(len(histories), n_items)``
+        float32 array, as :meth:`score` gives for known users. ``behaviours`` and
+        ``timestamps`` (one list per history, one entry per event) describe each event where
+        the model uses them; others ignore them.
+
+        The same in every model that declares it: an unknown item id raises
+        :class:`UnknownIdError` naming it; an empty list of histories, an empty history or
+        a bare string raises :class:`ConfigError` (a user with no history has nothing to
+        condition on: recommend with ``popular``). Re-entrant and thread-safe: nothing on
+        the model changes while it scores, so a service may call it from many threads.
+        How a model scores a history (exactly as a known user with that history, or by
+        folding it in) is stated on the model. Capability ``score_histories``.
         """
         self._require("score_histories")
-        raise NotImplementedError  # pragma: no cover - subclasses that declare it override
+        self._check_fitted()
+        indices = self._history_indices(histories, behaviours, timestamps)
+        scores = self._score_histories(indices, behaviours, timestamps)
+        return np.asarray(scores, dtype=np.float32)
+
+    def _score_histories(
+        self,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
+    ) -> np.ndarray:
+        """Scores for checked histories given as item indices (models declaring
+        ``score_histories`` implement this; :meth:`score_histories` has checked the input).
+        Must not change ``self``: pass state as arguments."""
+        raise NotImplementedError(f"{type(self).__name__} declares no score_histories")
 
     def interests(
         self,
@@ -368,6 +512,31 @@ def _registered_types() -> dict[str, type[Recommender]]:
     from lmrec.models.registry import MODEL_TYPES  # registry imports base: import late
 
     return MODEL_TYPES
+
+
+def check_k(k: object, name: str = "k") -> None:
+    """Raise :class:`ConfigError` unless ``k`` (a list length) is an int >= 1."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(f"{name} must be an int >= 1, got {k!r}")
+
+
+def _is_single_id(ids: object) -> bool:
+    return isinstance(ids, str | int | np.integer)
+
+
+def _id_list(ids: object, name: str) -> list[Any]:
+    """``ids`` as a non-empty list; a bare string or an empty list is a clear error."""
+    if isinstance(ids, str | bytes):
+        raise ConfigError(
+            f"{name} must be a list, got the string {ids!r}; wrap a single one in a list"
+        )
+    try:
+        out = list(ids)  # type: ignore[call-overload]
+    except TypeError:
+        raise ConfigError(f"{name} must be a list, got {type(ids).__name__} {ids!r}") from None
+    if not out:
+        raise ConfigError(f"{name} is empty; give at least one")
+    return out
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, users: np.ndarray) -> None:

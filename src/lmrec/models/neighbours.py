@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -33,6 +35,7 @@ class ItemKNN(Recommender):
     """
 
     model_type = "itemknn"
+    capabilities = frozenset({"score_histories"})
 
     def __init__(self, k: int = 100, shrink: float = 0.0) -> None:
         self.k = k
@@ -74,6 +77,17 @@ class ItemKNN(Recommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return (self.seen_[users] @ self.similarity_).toarray()
 
+    def _score_histories(
+        self,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
+    ) -> np.ndarray:
+        """:math:`x S` for each history's binary item row :math:`x` (repeats count once):
+        exactly the scores of a known user with those items."""
+        x = self._history_matrix(indices)
+        return np.asarray((x @ self.similarity_).toarray(), dtype=np.float32)
+
     def _state(self) -> dict[str, np.ndarray]:
         s = self.similarity_
         return {
@@ -110,6 +124,7 @@ class EASE(Recommender):
     """
 
     model_type = "ease"
+    capabilities = frozenset({"score_histories"})
 
     def __init__(self, l2: float = 100.0, max_items: int = 30_000) -> None:
         self.l2 = l2
@@ -152,6 +167,17 @@ class EASE(Recommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return np.asarray(self.seen_[users] @ self.weights_)
+
+    def _score_histories(
+        self,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
+    ) -> np.ndarray:
+        """:math:`x B` for each history's binary item row :math:`x` (repeats count once):
+        exactly the scores of a known user with those items."""
+        x = self._history_matrix(indices)
+        return np.asarray(x @ self.weights_, dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_}

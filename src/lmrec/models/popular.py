@@ -35,14 +35,14 @@ class MostPopular(Recommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return np.tile(self.popularity_, (len(users), 1))
 
-    def score_histories(
-        self, histories: Sequence[Sequence[object]], behaviours=None, timestamps=None
+    def _score_histories(
+        self,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
     ) -> np.ndarray:
-        """Popularity for each raw history (the same row for all; ids are still checked)."""
-        self._check_fitted()
-        for history in histories:
-            self.idmap_.item_index(list(history))
-        return np.tile(self.popularity_, (len(histories), 1))
+        """Popularity for each history: the row every known user gets."""
+        return np.tile(self.popularity_, (len(indices), 1))
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"popularity": self.popularity_}
