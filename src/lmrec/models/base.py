@@ -502,9 +502,18 @@ class Recommender(ABC):
         n = model.idmap_.n_items
         model.item_titles_ = np.asarray(items.get("titles", [""] * n), dtype=object)
         model.item_categories_ = items.get("categories", [[] for _ in range(n)])
-        model._load_state(
-            {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
-        )
+        state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
+        try:
+            model._load_state(state)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            # A model that does not name its missing arrays (check_state) still gets a
+            # message naming the file, not a bare KeyError or torch's state_dict error.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(
+                f"{path / 'model.safetensors'}: its state.* arrays do not fit "
+                f"{cls.__name__} ({first[:300]}); the file is not from {cls.__name__}.save or "
+                "is corrupted, save the model again"
+            ) from None
         return model
 
 
