@@ -162,9 +162,12 @@ def evaluate_cold_users(
 ) -> EvalResult:
     """Metrics per history length (``recall@20_k1`` …) and over all lengths (``recall@20``).
 
-    The model must offer ``score_histories(histories)`` over its whole catalogue.
+    Works for every model that declares ``score_histories`` (see
+    :func:`lmrec.models.capabilities_table`; baselines fold a history in as documented on
+    each); others raise :class:`CapabilityError`.
     """
     model._require("score_histories", "cold users are scored from their raw histories")
+    model._check_fitted()
     start = time.perf_counter()
     idmap = model.idmap_
     above_all, ties_all = [], []
