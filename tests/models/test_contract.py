@@ -446,6 +446,29 @@ def test_score_histories_is_thread_safe(name: str, tiny: Dataset) -> None:
     np.testing.assert_array_equal(history_model.score(tiny.idmap.users), before)
 
 
+def test_recommend_is_thread_safe(fitted: Recommender, tiny: Dataset) -> None:
+    """Known users recommended from eight threads at once get the serial answers."""
+    users = [[u] for u in tiny.idmap.users[:8]]
+    serial = [fitted.recommend(u, k=5) for u in users]
+    start = threading.Barrier(len(users))
+
+    def run(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        start.wait()
+        return [fitted.recommend(users[n], k=5) for _ in range(10)]
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:
+            results = list(pool.map(run, range(len(users))))
+    finally:
+        sys.setswitchinterval(switch)
+    for n, rounds in enumerate(results):
+        for ids, scores in rounds:
+            np.testing.assert_array_equal(ids, serial[n][0])
+            np.testing.assert_array_equal(scores, serial[n][1])
+
+
 # -------------------------------------------------------------------- persistence
 def test_save_load_round_trip(fitted: Recommender, tiny: Dataset, tmp_path: Path) -> None:
     path = fitted.save(tmp_path / "model")
