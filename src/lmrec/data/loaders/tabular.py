@@ -40,6 +40,8 @@ INTERACTION_FIELDS: dict[str, tuple[str, ...]] = {
         "isbn",
         "trackid",
         "artistid",
+        "track",
+        "artist",
     ),
     "timestamp": ("timestamp", "unixreviewtime", "time", "ts", "datetime", "date", "eventtime"),
     "behaviour": ("behaviour", "behavior", "event", "eventtype", "action", "type"),
