@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from lmrec.data.idmap import IdMap
 from lmrec.data.schema import Dataset
+from lmrec.data.split import SPLIT_PROTOCOLS, Part, Split, split_dataset
 from lmrec.errors import DataError
 
 
@@ -46,6 +47,15 @@ def repeat_targets(seen: sp.csr_matrix, idmap: IdMap, targets: pd.DataFrame) -> 
     return seen_mask(seen, users, items)
 
 
+def repeat_target_share(split: Split, on: Part = "test") -> float:
+    """Share of ``split``'s ``on`` targets that their user already had (any split, including a
+    shipped one such as JD's)."""
+    targets = split.targets(on)
+    if len(targets) == 0:
+        return 0.0
+    return float(repeat_targets(split.exclusion(on), split.train.idmap, targets).mean())
+
+
 def repeat_summary(data: Dataset, seed: int = 0) -> dict[str, object]:
     """Repeat statistics of ``data`` for ``lmrec data info``.
 
@@ -55,8 +65,10 @@ def repeat_summary(data: Dataset, seed: int = 0) -> dict[str, object]:
     share of test targets the user already had in the fitting data (train + valid), or the
     reason the split does not apply (e.g. leave-one-out on data without time order).
     """
-    from lmrec.data.split import SPLIT_PROTOCOLS, split_dataset
-
+    unusable = {
+        "loo": "n/a: no time order" if data.time_order == "none" else None,
+        "temporal": None if data.has_timestamps else "n/a: no timestamps",
+    }
     out: dict[str, object] = {
         "repeat_events": round(repeat_event_share(data), 4),
         "time_order": data.time_order,
@@ -64,14 +76,13 @@ def repeat_summary(data: Dataset, seed: int = 0) -> dict[str, object]:
     }
     for protocol in SPLIT_PROTOCOLS:
         key = f"repeat_targets.{protocol}"
+        if unusable.get(protocol):
+            out[key] = unusable[protocol]
+            continue
         try:
             split = split_dataset(data, protocol, seed=seed)
-        except DataError as exc:
-            out[key] = f"n/a ({str(exc).split(': ', 1)[-1].split(';')[0]})"
+        except DataError as exc:  # e.g. no user with enough events for leave-one-out
+            out[key] = f"n/a: {str(exc).split(': ', 1)[-1]}"
             continue
-        if len(split.test) == 0:
-            out[key] = "n/a (no test targets)"
-            continue
-        mask = repeat_targets(split.exclusion("test"), data.idmap, split.test)
-        out[key] = round(float(mask.mean()), 4)
+        out[key] = round(repeat_target_share(split), 4)
     return out
