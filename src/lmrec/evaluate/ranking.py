@@ -20,13 +20,14 @@ are processed in chunks, so at most ``chunk_size × n_items`` scores exist at on
     ranked. Models may recommend what the user already had (a repeat baseline, ``repeat``,
     shows what repetition alone earns).
 
-``mode=None`` follows the data: when no target is a repeat the two rules of ``new-items``
-and of the old evaluator coincide, and the result is labelled ``full-ranking`` exactly as
-before (same numbers, same label); when some targets are repeats it evaluates
-``new-items`` and sets :attr:`EvalResult.note`, which asks the caller to choose. An explicit
-mode is always named in the protocol: ``full-ranking-new-items`` / ``full-ranking-repeats``
-(``full-ranking`` is accepted as another name for ``new-items``; on data with repeat targets
-it is labelled ``full-ranking-new-items``).
+``mode=None`` follows the data: when no target is a repeat it evaluates ``new-items``, which
+there is exactly the old rule; when some targets are repeats it evaluates ``new-items`` too
+and sets :attr:`EvalResult.note`, which asks the caller to choose. Every ranking result
+names its mode in :attr:`EvalResult.mode`, and its protocol label says it wherever it
+matters: ``full-ranking-repeats`` always, ``full-ranking-new-items`` when repeat targets were
+left out, and plain ``full-ranking`` (the label every recorded figure carries) when there
+were none, since the numbers are then those of the old rule, bit for bit. ``full-ranking``
+is also accepted as a name for the ``new-items`` mode.
 
 With ``negatives=N`` each target is ranked only against N sampled unseen items. That number
 is *not* comparable with full ranking, so the result's ``protocol`` says ``sampled-N`` and
