@@ -18,7 +18,17 @@ from lmrec.data.registry import (
 )
 from lmrec.errors import ConfigError, DataError
 
-NAMES = ["ml-100k", "ml-latest-small", "instruments", "beauty", "toys", "lastfm", "jd", "synthetic"]
+NAMES = [
+    "ml-100k",
+    "ml-latest-small",
+    "instruments",
+    "beauty",
+    "toys",
+    "lastfm",
+    "jd",
+    "synthetic",
+    "synthetic-repeats",
+]
 
 
 def _tiny_ml100k(folder: Path, n_ratings: int) -> Path:
@@ -57,7 +67,7 @@ def test_one_table_of_frozen_specs():
 def test_finds_every_shared_data_set_from_the_repository(shared_datasets):
     for name in NAMES:
         folder = find_dataset(name)
-        if name == "synthetic":
+        if name.startswith("synthetic"):
             assert folder is None
         else:
             assert folder is not None and folder.resolve().parent == shared_datasets
@@ -127,6 +137,14 @@ def test_a_file_path_goes_to_load_table(tmp_path):
 def test_synthetic_needs_no_files(isolated):
     d = load_dataset("synthetic")
     assert d.name == "synthetic" and d.n_users == 300
+    assert d.summary()["repeat_events"] == 0.0
+
+
+def test_synthetic_repeats_has_a_known_share_of_repeat_events(isolated):
+    d = load_dataset("synthetic-repeats")
+    assert d.name == "synthetic-repeats" and d.n_users == 300 and d.time_order == "timestamps"
+    # Each event after a user's first repeats an own item with probability 0.3.
+    assert 0.25 < d.summary()["repeat_events"] < 0.30
 
 
 def test_given_split_only_for_jd(isolated):

@@ -170,7 +170,9 @@ def test_split_rules_on_synthetic_data():
 
 def test_leave_one_out_keeps_short_histories_in_train():
     d = Dataset.from_frames(
-        pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [1, 2, 3, 1, 2]}), name="short"
+        pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [1, 2, 3, 1, 2]}),
+        name="short",
+        time_order="file",  # a loader that knows its file is in time order
     )
     split = leave_one_out(d, min_history=3)
     assert split.test["user_id"].tolist() == ["1"] and split.test["item_id"].tolist() == ["3"]
@@ -215,3 +217,47 @@ def test_given_split_rejects_ids_that_never_occur_in_training():
             test=held.interactions.iloc[:1],
             protocol="given",
         )
+
+
+def test_order_dependent_splits_refuse_data_without_time_order():
+    frame = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2], "item_id": [1, 2, 3, 1, 2, 4]})
+    d = Dataset.from_frames(frame, name="plays")
+    assert d.time_order == "none" and d.summary()["time_order"] == "none"
+    with pytest.raises(
+        DataError,
+        match=r"plays: leave-one-out needs events in time order.*"
+        r"use --split random",
+    ):
+        leave_one_out(d)
+    with pytest.raises(DataError, match=r"needs timestamps.*use --split random"):
+        temporal_split(d)
+    assert len(split_dataset(d, "random", test=0.2).test) == 1
+    with pytest.raises(ConfigError, match="time_order must be one of"):
+        Dataset.from_frames(frame, time_order="sorted")
+    stamped = Dataset.from_frames(frame.assign(timestamp=range(6)))
+    assert stamped.time_order == "timestamps" and len(leave_one_out(stamped).test) == 2
+    # The order survives k-core filtering and de-duplication.
+    filed = Dataset.from_frames(frame, time_order="file")
+    assert kcore(filed, 1, 1).time_order == "file" and deduplicate(filed).time_order == "file"
+
+
+def test_weight_column_is_validated_and_log_scaled_in_the_matrix():
+    frame = pd.DataFrame(
+        {"user_id": ["a", "a", "b", "b"], "item_id": ["x", "y", "x", "x"], "weight": [1, 7, 2, 1]}
+    )
+    d = Dataset.from_frames(frame, time_order="file")
+    assert d.has_weights and d.summary()["weights"]
+    m = d.matrix("weight").toarray()
+    # log2(1 + w) of the summed weights: 1 -> 1, 7 -> 3, 2 + 1 -> 2.
+    assert m.tolist() == [[1.0, 3.0], [2.0, 0.0]]
+    unweighted = Dataset.from_frames(frame.drop(columns="weight"))
+    assert not unweighted.has_weights
+    assert (unweighted.interactions["weight"] == 1.0).all()
+    single = unweighted.with_interactions(
+        unweighted.interactions.drop_duplicates(["user_id", "item_id"])
+    )
+    assert (single.matrix("weight") != single.matrix("binary")).nnz == 0
+    with pytest.raises(DataError, match=r"f.tsv: row 2, column 'weight' has -3"):
+        Dataset.from_frames(frame.assign(weight=[1, -3, 1, 1]), source="f.tsv")
+    with pytest.raises(DataError, match=r"row 3, column 'weight' has 'many'"):
+        Dataset.from_frames(frame.assign(weight=["1", "2", "many", "1"]))

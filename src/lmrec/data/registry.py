@@ -128,6 +128,14 @@ DATASETS: dict[str, DatasetSpec] = {
             "Synthetic world with known user interests: 300 users, 200 items, 8 categories "
             "(generated, no files)",
         ),
+        DatasetSpec(
+            "synthetic-repeats",
+            None,
+            (),
+            partial(make_synthetic, repeat=0.3, name="synthetic-repeats"),
+            "Synthetic world where users come back to their own items: each event after the "
+            "first repeats an earlier one with probability 0.3 (generated, no files)",
+        ),
     )
 }
 

@@ -5,8 +5,13 @@ A :class:`Dataset` holds three frames and an :class:`~lmrec.data.idmap.IdMap`:
 ``interactions``
     one row per event: ``user_id`` (str), ``item_id`` (str), ``timestamp`` (float seconds,
     NaN when unknown), ``behaviour`` (one of :data:`BEHAVIOURS`), ``rating`` (float, NaN when
-    unknown), ``review`` (str, "" when unknown). Rows are in chronological order per user;
+    unknown), ``review`` (str, "" when unknown), ``weight`` (float >= 0, 1 when the source has
+    no weight column: play counts, quantities). Rows are in chronological order per user;
     ties and sources without timestamps keep the order of the file (a stable sort).
+    :attr:`Dataset.time_order` says whether that order means anything: ``"timestamps"``,
+    ``"file"`` (the loader knows the file lists each user's events in time order, e.g. the
+    S3-Rec sequences) or ``"none"`` (a table without timestamps: its row order is arbitrary,
+    so leave-one-out and temporal splits refuse it).
 ``items``
     one row per catalogue item: ``item_id``, ``title``, ``text``, ``categories`` (list of str).
 ``users``
@@ -26,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lmrec.data.idmap import IdMap
-from lmrec.errors import DataError
+from lmrec.errors import ConfigError, DataError
 
 #: Behaviour types, from weakest to strongest signal. ``rate`` marks explicit ratings.
 BEHAVIOURS: tuple[str, ...] = ("view", "click", "fav", "cart", "buy", "rate")
@@ -38,7 +43,10 @@ INTERACTION_COLUMNS: tuple[str, ...] = (
     "behaviour",
     "rating",
     "review",
+    "weight",
 )
+#: What the order of a dataset's events rests on (see :attr:`Dataset.time_order`).
+TIME_ORDERS: tuple[str, ...] = ("timestamps", "file", "none")
 ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title", "text", "categories")
 
 
@@ -76,6 +84,7 @@ def _normalise_interactions(df: pd.DataFrame, source: str) -> pd.DataFrame:
         out["review"] = df["review"].fillna("").astype(str).to_numpy()
     else:
         out["review"] = ""
+    out["weight"] = _weights(df, source) if "weight" in df else 1.0
     if out["timestamp"].notna().all():
         # A stable sort keeps file order among equal timestamps: the tie rule every
         # leave-one-out number in lmrec states.
@@ -92,6 +101,30 @@ def _numeric(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
             f"{source}: row {row + 1}, column '{col}' has {df[col].iloc[row]!r}; expected a number"
         )
     return converted.to_numpy(dtype=np.float64)
+
+
+def _weights(df: pd.DataFrame, source: str) -> np.ndarray:
+    weights = _numeric(df, "weight", source)
+    bad = ~(weights >= 0)  # negative, NaN (empty) or -inf
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raw = df["weight"].iloc[row]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
+        raise DataError(
+            f"{source}: row {row + 1}, column 'weight' has {raw!r}; "
+            "expected a number >= 0 (a play count, a quantity)"
+        )
+    return weights
+
+
+def log_weight(w: np.ndarray) -> np.ndarray:
+    r"""The log scale models apply to interaction weights: :math:`\log_2(1 + w)`.
+
+    A weight of 1 stays 1 (so data without a weight column keeps its binary matrix), 0 stays
+    0, and a play count of 100 becomes 6.7 instead of dominating a user's row. Chosen over
+    :math:`1 + \log w` because it is defined for weights in [0, 1) too.
+    """
+    return np.log2(1.0 + np.asarray(w, dtype=np.float64)).astype(np.float32)
 
 
 def _normalise_items(items: pd.DataFrame | None, source: str) -> pd.DataFrame:
@@ -143,6 +176,9 @@ class Dataset:
     idmap: IdMap
     #: Free-form provenance: source files, dedup policy, tie rule, split protocol.
     notes: dict[str, str] = field(default_factory=dict)
+    #: What the event order rests on: "timestamps", "file" (a loader that knows its file is
+    #: in time order) or "none" (order-dependent splits refuse the data).
+    time_order: str = "timestamps"
 
     @classmethod
     def from_frames(
@@ -154,15 +190,23 @@ class Dataset:
         name: str = "custom",
         source: str | None = None,
         notes: dict[str, str] | None = None,
+        time_order: str | None = None,
     ) -> Dataset:
         """Validate and normalise raw frames into the lmrec schema.
 
-        ``source`` names the file(s) in error messages. Items that occur only in
+        ``source`` names the file(s) in error messages. ``time_order`` (one of
+        :data:`TIME_ORDERS`) defaults to ``"timestamps"`` when every event has one, else
+        ``"none"``; a loader whose file is in time order without timestamps passes ``"file"``.
+        Items that occur only in
         ``interactions`` are added to the catalogue with empty text; catalogue items
         without interactions are kept (they can still be recommended).
         """
         source = source or name
+        if time_order is not None and time_order not in TIME_ORDERS:
+            raise ConfigError(f"time_order must be one of {TIME_ORDERS}, got {time_order!r}")
         inter = _normalise_interactions(interactions, source)
+        if time_order is None:
+            time_order = "timestamps" if inter["timestamp"].notna().all() else "none"
         item_table = _normalise_items(items, source)
         user_table = _normalise_users(users, source)
         item_order = pd.unique(
@@ -202,6 +246,7 @@ class Dataset:
             users=user_table,
             idmap=idmap,
             notes=dict(notes or {}),
+            time_order=time_order,
         )
 
     # ----------------------------------------------------------------- derived views
@@ -222,6 +267,11 @@ class Dataset:
     @property
     def has_timestamps(self) -> bool:
         return bool(self.interactions["timestamp"].notna().all())
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether any event carries a weight other than 1 (a play count, a quantity)."""
+        return bool((self.interactions["weight"] != 1.0).any())
 
     @property
     def has_ratings(self) -> bool:
@@ -245,7 +295,9 @@ class Dataset:
         """User × item CSR matrix over the whole id map (float32).
 
         ``value``: ``"count"`` sums repeated events, ``"binary"`` sets 1 for any event,
-        ``"rating"`` holds the last rating (NaN ratings are skipped).
+        ``"rating"`` holds the last rating (NaN ratings are skipped), ``"weight"`` holds
+        :func:`log_weight` of the summed event weights of each pair (equal to ``"binary"``
+        for events of weight 1 that are not repeated).
         ``behaviours`` keeps only those behaviour types.
         """
         df = self.interactions
@@ -259,14 +311,20 @@ class Dataset:
             data = df["rating"].to_numpy(dtype=np.float32)
         elif value in ("count", "binary"):
             data = np.ones(len(df), dtype=np.float32)
+        elif value == "weight":
+            data = df["weight"].to_numpy(dtype=np.float32)
         else:
-            raise ValueError(f"value must be 'count', 'binary' or 'rating', got {value!r}")
+            raise ValueError(
+                f"value must be 'count', 'binary', 'weight' or 'rating', got {value!r}"
+            )
         m = sp.csr_matrix(
             (data, (rows, cols)), shape=(self.n_users, self.n_items), dtype=np.float32
         )
         m.sum_duplicates()
         if value == "binary":
             m.data[:] = 1.0
+        elif value == "weight":
+            m.data[:] = log_weight(m.data)
         return m
 
     def sequences(self) -> list[np.ndarray]:
@@ -284,6 +342,8 @@ class Dataset:
 
     def summary(self) -> dict[str, object]:
         """Counts and properties shown by ``lmrec data info``."""
+        from lmrec.data.repeats import repeat_event_share  # repeats imports this module
+
         inter = self.interactions
         n_active_users = inter["user_id"].nunique()
         n_active_items = inter["item_id"].nunique()
@@ -297,6 +357,10 @@ class Dataset:
             "density": len(inter) / max(1, n_active_users * n_active_items),
             "behaviours": {str(b): int(c) for b, c in behaviour_counts.items() if c > 0},
             "timestamps": self.has_timestamps,
+            "time_order": self.time_order,
+            "weights": self.has_weights,
+            # Per-split repeat targets: lmrec.data.repeats.repeat_summary (it splits the data).
+            "repeat_events": round(repeat_event_share(self), 4),
             "ratings": self.has_ratings,
             "reviews": bool((inter["review"] != "").any()),
             "item_titles": self.has_titles,

@@ -85,6 +85,7 @@ def deduplicate(data: Dataset, keep: Literal["first", "last"] = "last") -> Datas
         users=data.users,
         idmap=data.idmap,
         notes=notes,
+        time_order=data.time_order,
     )
 
 
@@ -106,16 +107,22 @@ def kcore(data: Dataset, user_k: int = 5, item_k: int = 5) -> Dataset:
     items = data.items[data.items["item_id"].isin(set(df["item_id"]))]
     users = data.users[data.users["user_id"].isin(set(df["user_id"]))]
     notes = {**data.notes, "kcore": f"users >= {user_k}, items >= {item_k} interactions"}
-    return Dataset.from_frames(df, items, users, name=data.name, notes=notes)
+    return Dataset.from_frames(
+        df, items, users, name=data.name, notes=notes, time_order=data.time_order
+    )
 
 
 def leave_one_out(data: Dataset, min_history: int = 3) -> Split:
     """Each user's last interaction is the test target, the one before it the validation target.
 
-    Order is the dataset's: chronological per user with ties in file order (stable sort).
-    Users with fewer than ``min_history`` interactions stay whole in train and are not
+    Order is the dataset's: chronological per user with ties in file order (stable sort), or
+    the file's order where the loader knows it is time order (``time_order == "file"``).
+    Data whose order means nothing (``time_order == "none"``: a table without timestamps)
+    raises :class:`DataError`, since the "last" event would be whichever row the file lists
+    last. Users with fewer than ``min_history`` interactions stay whole in train and are not
     evaluated.
     """
+    require_time_order(data, "leave-one-out")
     df = data.interactions
     position_from_end = df.groupby("user_id", sort=False).cumcount(ascending=False).to_numpy()
     length = df.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
@@ -144,7 +151,8 @@ def temporal_split(data: Dataset, valid: float = 0.1, test: float = 0.1) -> Spli
     """
     if not data.has_timestamps:
         raise DataError(
-            f"{data.name}: a temporal split needs timestamps and this data set has none"
+            f"{data.name}: a temporal split needs timestamps and this data set has none; "
+            "use --split random, or load the file with a timestamp column"
         )
     _check_fractions(valid, test)
     df = data.interactions  # already stably sorted by timestamp
@@ -210,6 +218,16 @@ def given_split(
         protocol=protocol,
         exclude_behaviours=exclude_behaviours,
     )
+
+
+def require_time_order(data: Dataset, what: str) -> None:
+    """Raise :class:`DataError` when ``data``'s event order is not known to be time order."""
+    if data.time_order == "none":
+        raise DataError(
+            f"{data.name}: {what} needs events in time order, and this data has no timestamps "
+            "(its row order is the file's, which may be sorted by id); use --split random, "
+            "or add a timestamp column (--columns timestamp=<column>)"
+        )
 
 
 def _check_fractions(valid: float, test: float) -> None:

@@ -91,6 +91,9 @@ class Recommender(ABC):
     #: What this model can do beyond the core protocol; a subset of :data:`CAPABILITIES`.
     #: Declared, never probed: callers ask :meth:`supports` instead of ``hasattr``.
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: False for a model whose scores of a user's own items mean nothing (evaluating it with
+    #: ``--protocol repeats`` then stops with an error); every model today can score them.
+    scores_seen_items: ClassVar[bool] = True
 
     @classmethod
     def supports(cls, capability: str) -> bool:

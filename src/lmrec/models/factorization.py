@@ -80,8 +80,9 @@ class ALS(_ImplicitFactorization):
     :math:`x_{ui} = 1` for observed pairs and 0 otherwise. The confidence is
     :math:`c_{ui} = \alpha\, r_{ui}` for observed pairs and 1 for the rest (implicit's
     convention), where :math:`r_{ui}` is the ``matrix`` value (``"binary"``: 1 per observed
-    pair; ``"count"``: the number of events); ``factors`` is the dimension of
-    :math:`p_u, q_i` and :math:`\lambda` the ``regularization``. With the default
+    pair, or, when the data has a weight column such as play counts, the log-scaled summed
+    weight :math:`\log_2(1 + w_{ui})`; ``"count"``: the number of events); ``factors`` is
+    the dimension of :math:`p_u, q_i` and :math:`\lambda` the ``regularization``. With the default
     ``alpha=1`` on the binary matrix, observed and unobserved pairs weigh the same. Tune
     ``regularization`` and ``alpha`` on validation (best on ml-100k: ``regularization=10``;
     on Amazon Beauty: ``alpha=50, regularization=50``).
@@ -124,7 +125,9 @@ class ALS(_ImplicitFactorization):
         check_int(self, "seed", low=0)
 
     def _input_matrix(self, train: Dataset) -> Any:
-        return self.seen_ if self.matrix == "binary" else train.matrix("count")
+        if self.matrix == "count":
+            return train.matrix("count")
+        return train.matrix("weight") if train.has_weights else self.seen_
 
     def _implicit_model(self) -> tuple[type, dict[str, Any]]:
         from implicit.cpu.als import AlternatingLeastSquares

@@ -18,6 +18,31 @@ _BLOCK_ENTRIES = 1 << 24
 _FLOAT32_MAX_CONDITION = 1e4
 
 
+def user_rows(model: Recommender, train: Dataset) -> sp.csr_matrix:
+    """The user × item matrix an item-item model fits and scores with: binary, or the
+    log-scaled event weights ``log2(1 + w)`` (:meth:`Dataset.matrix` ``"weight"``) when the
+    data has a weight column (play counts); data without one keeps the binary matrix."""
+    return train.matrix("weight") if train.has_weights else model.seen_
+
+
+def _rows_state(model: Recommender) -> dict[str, np.ndarray]:
+    """The weighted rows to save; nothing when they are the binary ``seen_`` (saved anyway)."""
+    if model.rows_ is model.seen_:
+        return {}
+    rows = model.rows_.tocsr()
+    return {"rows.indptr": rows.indptr, "rows.indices": rows.indices, "rows.data": rows.data}
+
+
+def _load_rows(model: Recommender, arrays: dict[str, np.ndarray]) -> None:
+    if "rows.data" not in arrays:
+        model.rows_ = model.seen_
+        return
+    model.rows_ = sp.csr_matrix(
+        (arrays["rows.data"], arrays["rows.indices"], arrays["rows.indptr"]),
+        shape=model.seen_.shape,
+    )
+
+
 class ItemKNN(Recommender):
     r"""Item-based nearest neighbours: cosine similarity of items' user sets.
 
@@ -25,7 +50,9 @@ class ItemKNN(Recommender):
         s_{ij} = \frac{|U_i \cap U_j|}{\sqrt{|U_i|}\,\sqrt{|U_j|} + \lambda}, \qquad
         \hat{r}_{uj} = \sum_{i \in I_u,\; j \in N^k(i)} s_{ij}
 
-    :math:`U_i` is the set of users who interacted with item :math:`i` (the binary matrix),
+    :math:`U_i` is the set of users who interacted with item :math:`i` (the binary matrix;
+    with a weight column, the cosine of the log-scaled weight columns
+    :math:`\log_2(1 + w_{ui})`, and a user's items weigh by the same value),
     :math:`I_u` the items of user :math:`u`, :math:`N^k(i)` the ``k`` items most similar to
     :math:`i` (itself excluded) and :math:`\lambda` the ``shrink`` term, which damps
     similarities resting on few co-occurrences.
@@ -46,10 +73,11 @@ class ItemKNN(Recommender):
         check_float(self, "shrink", low=0.0)
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
-        x = self.seen_  # binary users × items (set by Recommender.fit)
+        x = self.rows_ = user_rows(self, train)  # binary unless the data has weights
         n_items = x.shape[1]
         by_item = x.T.tocsr()
-        norms = np.sqrt(np.asarray(by_item.sum(axis=1), dtype=np.float64).ravel())
+        squares = by_item.multiply(by_item).sum(axis=1)  # |U_i| for the binary matrix
+        norms = np.sqrt(np.asarray(squares, dtype=np.float64).ravel())
         norms[norms == 0] = 1.0  # items without users: their co-counts are 0 anyway
         k = min(self.k, n_items - 1)
         rows, cols, vals = [], [], []
@@ -75,7 +103,7 @@ class ItemKNN(Recommender):
         self.similarity_ = sp.csr_matrix((v, (r, c)), shape=(n_items, n_items), dtype=np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return (self.seen_[users] @ self.similarity_).toarray()
+        return (self.rows_[users] @ self.similarity_).toarray()
 
     def _score_histories(
         self,
@@ -94,6 +122,7 @@ class ItemKNN(Recommender):
             "similarity.indptr": s.indptr.astype(np.int64),
             "similarity.indices": s.indices.astype(np.int64),
             "similarity.data": s.data.astype(np.float32),
+            **_rows_state(self),
         }
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -102,6 +131,7 @@ class ItemKNN(Recommender):
         indptr, indices, data = (arrays[n] for n in names)
         n = self.idmap_.n_items
         self.similarity_ = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+        _load_rows(self, arrays)
 
 
 class EASE(Recommender):
@@ -112,7 +142,9 @@ class EASE(Recommender):
         B = I - P \,\mathrm{diag}(1 / \mathrm{diag}(P)), \qquad
         \hat{r}_{uj} = \sum_{i \in I_u} B_{ij}
 
-    :math:`X` is the binary user × item matrix and :math:`\lambda` the ``l2`` penalty;
+    :math:`X` is the binary user × item matrix (with a weight column such as play counts:
+    the log-scaled weights :math:`\log_2(1 + w_{ui})`, in fitting and scoring alike) and
+    :math:`\lambda` the ``l2`` penalty;
     :math:`B` solves :math:`\min_B \|X - XB\|^2 + \lambda\|B\|^2` with :math:`\mathrm{diag}(B)
     = 0`, so an item never predicts itself.
 
@@ -144,7 +176,7 @@ class EASE(Recommender):
                 "filter the catalogue (e.g. a k-core), raise max_items if you have the memory, "
                 "or use a sparse model (itemknn, als, bpr)"
             )
-        x = self.seen_  # binary users × items (set by Recommender.fit)
+        x = self.rows_ = user_rows(self, train)  # binary unless the data has weights
         co = (x.T @ x).toarray()  # float32 co-counts: exact below 2^24
         # cond(XᵀX + λI) <= (max row sum + λ) / λ (Gershgorin). Below 1e4, float32 keeps
         # B accurate to ~1e-4 relative (Beauty: 2e-7 absolute, identical metrics) at half
@@ -166,7 +198,7 @@ class EASE(Recommender):
         self.weights_ = np.ascontiguousarray(b.numpy(), dtype=np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray(self.seen_[users] @ self.weights_)
+        return np.asarray(self.rows_[users] @ self.weights_)
 
     def _score_histories(
         self,
@@ -180,8 +212,9 @@ class EASE(Recommender):
         return np.asarray(x @ self.weights_, dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
+        return {"weights": self.weights_, **_rows_state(self)}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         check_state(self, arrays, ["weights"])
         self.weights_ = arrays["weights"]
+        _load_rows(self, arrays)

@@ -14,6 +14,7 @@ from lmrec.errors import ConfigError, ModelFileError
 from lmrec.models.base import FORMAT_VERSION, Recommender
 from lmrec.models.baselines import ALS, BPR, EASE, SVD, ItemKNN, MostPopular, SVDpp
 from lmrec.models.multi_interest import MultiInterest
+from lmrec.models.repeat import RepeatBaseline
 from lmrec.models.sequential import SequenceTransformer
 
 #: Every loadable model type. Add a class here when you add a model.
@@ -27,6 +28,7 @@ MODEL_TYPES: dict[str, type[Recommender]] = {
     "svdpp": SVDpp,
     "transformer": SequenceTransformer,
     "multi-interest": MultiInterest,
+    "repeat": RepeatBaseline,
 }
 
 

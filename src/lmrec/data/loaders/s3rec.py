@@ -122,4 +122,5 @@ def load_s3rec(folder: str | Path, dataset: str = "Beauty", name: str | None = N
         name=name or dataset.lower(),
         source=str(seq_path),
         notes=notes,
+        time_order="file",
     )

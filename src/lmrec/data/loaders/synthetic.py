@@ -11,7 +11,12 @@ Generative story (all draws from one ``numpy`` generator seeded by ``seed``):
    ``π_u``; when it stays, with probability ``follow`` the next item is the following unseen
    item on the category's ring (a sequential pattern), else a popular unseen item of ``c``.
    So ``p(next category | last c) = stickiness·[c] + (1 − stickiness)·π_u``, whose
-   stationary distribution is ``π_u``. No item repeats within a user.
+   stationary distribution is ``π_u``. No item repeats within a user, unless ``repeat > 0``:
+   then each event after the first is, with probability ``repeat``, a re-consumption of one of
+   the user's own earlier events, drawn with weight ``0.7^age`` (age 0 = the latest event), so
+   recent and frequent items come back most (the category state is left as it was). The
+   named data set ``synthetic-repeats`` uses ``repeat=0.3``: about 27% of its events repeat an
+   item the user already had.
 4. Ratings (1–5) rise with the user's affinity to the item's category
    (``π_u[c] / max π_u``); so does the chance that an event is a ``buy`` rather than a
    ``click`` or ``fav``. Timestamps increase by random gaps (minutes to days).
@@ -113,8 +118,12 @@ def _generate(
     alpha: float,
     stickiness: float,
     follow: float,
+    repeat: float = 0.0,
+    name: str = "synthetic",
 ) -> tuple[Dataset, SyntheticTruth]:
     _check(n_users, n_items, n_categories, min_len, max_len)
+    if not 0.0 <= repeat < 1.0:
+        raise ConfigError(f"make_synthetic needs 0 <= repeat < 1, got repeat={repeat}")
     rng = np.random.default_rng(seed)
     names = _category_names(n_categories)
     item_cat = rng.permutation(np.arange(n_items) % n_categories)
@@ -134,7 +143,18 @@ def _generate(
         left = np.bincount(item_cat, minlength=n_categories)  # unseen items per category
         t = _START + int(rng.integers(0, 30 * 86400))
         c, prev = -1, -1
+        history: list[int] = []
         for _ in range(lengths[u]):
+            # No draw at all when repeat == 0: the default world stays byte-for-byte the same.
+            if repeat > 0 and history and rng.random() < repeat:
+                ages = np.arange(len(history) - 1, -1, -1)
+                item = history[_draw(0.7**ages, rng)]
+                history.append(item)
+                users.append(u)
+                items.append(item)
+                times.append(t)
+                t += 60 + int(rng.exponential(6 * 3600))
+                continue
             sticky = c >= 0 and left[c] > 0 and rng.random() < stickiness
             if sticky and rng.random() < follow:
                 ring = rings[c]
@@ -150,6 +170,7 @@ def _generate(
             seen[item] = True
             left[c] -= 1
             prev = item
+            history.append(item)
             users.append(u)
             items.append(item)
             times.append(t)
@@ -188,7 +209,7 @@ def _generate(
     call = (
         f"synthetic_truth(n_users={n_users}, n_items={n_items}, n_categories={n_categories}, "
         f"seed={seed}, min_len={min_len}, max_len={max_len}, alpha={alpha}, "
-        f"stickiness={stickiness}, follow={follow})"
+        f"stickiness={stickiness}, follow={follow}" + (f", repeat={repeat})" if repeat > 0 else ")")
     )
     notes = {
         "source": "lmrec.data.loaders.synthetic.make_synthetic",
@@ -196,8 +217,13 @@ def _generate(
         "order": "strictly increasing timestamps per user (no ties)",
         "dedup": "none needed (no item repeats within a user)",
     }
+    if repeat > 0:
+        notes["dedup"] = (
+            f"none: repeats are part of the world (each later event repeats an own item with "
+            f"probability {repeat})"
+        )
     data = Dataset.from_frames(
-        interactions, item_table, user_table, name="synthetic", source="synthetic", notes=notes
+        interactions, item_table, user_table, name=name, source="synthetic", notes=notes
     )
     truth = SyntheticTruth(
         categories=names,
@@ -221,15 +247,28 @@ def make_synthetic(
     alpha: float = 0.3,
     stickiness: float = 0.8,
     follow: float = 0.7,
+    repeat: float = 0.0,
+    name: str = "synthetic",
 ) -> Dataset:
     """A deterministic synthetic data set (see the module docstring for how it is made).
 
     ``alpha`` is the Dirichlet concentration of the users' category mixtures (smaller: more
     focused users), ``stickiness`` the chance to stay in a category, ``follow`` the chance to
-    take the next item on the category's ring when staying. Defaults give ~5,700 events.
+    take the next item on the category's ring when staying, ``repeat`` the chance that an
+    event re-consumes one of the user's own earlier items. Defaults give ~5,700 events.
     """
     data, _ = _generate(
-        n_users, n_items, n_categories, seed, min_len, max_len, alpha, stickiness, follow
+        n_users,
+        n_items,
+        n_categories,
+        seed,
+        min_len,
+        max_len,
+        alpha,
+        stickiness,
+        follow,
+        repeat,
+        name,
     )
     return data
 
@@ -245,9 +284,10 @@ def synthetic_truth(
     alpha: float = 0.3,
     stickiness: float = 0.8,
     follow: float = 0.7,
+    repeat: float = 0.0,
 ) -> SyntheticTruth:
     """The true mixtures and item categories behind ``make_synthetic`` with the same arguments."""
     _, truth = _generate(
-        n_users, n_items, n_categories, seed, min_len, max_len, alpha, stickiness, follow
+        n_users, n_items, n_categories, seed, min_len, max_len, alpha, stickiness, follow, repeat
     )
     return truth

@@ -40,11 +40,16 @@ INTERACTION_FIELDS: dict[str, tuple[str, ...]] = {
         "isbn",
         "trackid",
         "artistid",
+        "track",
+        "artist",
     ),
     "timestamp": ("timestamp", "unixreviewtime", "time", "ts", "datetime", "date", "eventtime"),
     "behaviour": ("behaviour", "behavior", "event", "eventtype", "action", "type"),
     "rating": ("rating", "overall", "score", "stars", "bookrating"),
     "review": ("review", "reviewtext", "text", "comment", "body"),
+    # How much of an item the event stands for: play counts, quantities. Models read it as
+    # confidence / matrix value, log-scaled (lmrec.data.schema.log_weight).
+    "weight": ("weight", "count", "plays", "playcount", "quantity"),
 }
 
 ITEM_FIELDS: dict[str, tuple[str, ...]] = {
@@ -445,6 +450,19 @@ def to_unix_seconds(
     return seconds, note
 
 
+def _weights(values: pd.Series, path: Path, column: str, offset: int | None) -> np.ndarray:
+    """Event weights: numbers >= 0 (an empty cell is an error, not a default)."""
+    converted = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~(converted >= 0) | ~np.isfinite(converted)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: {_where(row, offset)}, column {column!r} (weight) has "
+            f"{values.iloc[row]!r}; expected a number >= 0 (a play count or a quantity)"
+        )
+    return converted
+
+
 def _behaviours(values: pd.Series, path: Path, column: str, offset: int | None) -> np.ndarray:
     lowered = values.astype("string").str.strip().str.lower()
     mapped = lowered.replace(BEHAVIOUR_SYNONYMS).to_numpy(dtype=object)
@@ -547,7 +565,12 @@ def load_table(
     Timestamps that are dates are converted to unix seconds; behaviour names of other data
     sets (``pv``, ``addtocart``, ``transaction`` …) are mapped by :data:`BEHAVIOUR_SYNONYMS`.
     ``items_path`` optionally names an item table (``item_id``, ``title``, ``text``,
-    ``categories``). Every problem raises :class:`DataError` naming the file and the line.
+    ``categories``). A ``weight`` column (``weight``, ``count``, ``plays``, ``playcount``,
+    ``play_count``, ``quantity``) becomes the events' weight, which ALS, EASE and ItemKNN use
+    log-scaled. Without a timestamp column the data's ``time_order`` is ``"none"``: the file
+    may be sorted by id, so leave-one-out and temporal splits refuse it rather than hold out
+    whichever row happens to come last. Every problem raises :class:`DataError` naming the
+    file and the line.
     """
     path = Path(path)
     df, offset = read_any(path, sep=sep, encoding=encoding)
@@ -581,6 +604,13 @@ def load_table(
         frame["rating"] = _numbers(df[mapping["rating"]], path, mapping["rating"], offset, "rating")
     if "review" in mapping:
         frame["review"] = df[mapping["review"]].fillna("").astype(str).to_numpy()
+    if "weight" in mapping:
+        frame["weight"] = _weights(df[mapping["weight"]], path, mapping["weight"], offset)
+    if "timestamp" not in mapping:
+        notes["order"] = (
+            "no timestamp column: the row order is the file's and is not taken as time order "
+            "(leave-one-out and temporal splits refuse; use --split random)"
+        )
     notes.setdefault(
         "columns", ", ".join(f"{field_name}={column}" for field_name, column in mapping.items())
     )
