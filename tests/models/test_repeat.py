@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import numpy as np
 import pandas as pd
 import pytest
-from tests.models.test_baselines import RecommenderContract
 
 from lmrec.data.loaders.synthetic import make_synthetic
 from lmrec.data.schema import Dataset
 from lmrec.data.split import leave_one_out
+from lmrec.errors import ConfigError
 from lmrec.evaluate.ranking import evaluate
 from lmrec.models import make_model
 from lmrec.models.popular import MostPopular
 from lmrec.models.repeat import RepeatBaseline
 
+# The model contract (shapes, filters, save/load, capabilities, threads) runs on the repeat
+# baseline through tests/models/test_contract.py, which covers every registered model.
 
-class TestRepeatBaseline(RecommenderContract):
-    model_type = "repeat"
-    params: ClassVar[dict[str, Any]] = {"blend": 0.3}
-    bad_params: ClassVar[list[dict[str, Any]]] = [{"blend": 1.5}, {"decay": 0.0}]
+
+@pytest.mark.parametrize("bad", [{"blend": 1.5}, {"decay": 0.0}])
+def test_out_of_range_parameters_are_refused(bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        make_model("repeat", **bad)
 
 
 def _history(items: list[str]) -> Dataset:

@@ -83,14 +83,15 @@ class RepeatBaseline(Recommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._with_own(self.own_[users])
 
-    def score_histories(
-        self, histories: Sequence[Sequence[object]], behaviours=None, timestamps=None
+    def _score_histories(
+        self,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
     ) -> np.ndarray:
-        """Scores after raw histories of external item ids, oldest first (the order decides
-        recency; ``behaviours`` and ``timestamps`` are not used)."""
-        self._check_fitted()
-        sequences = [self.idmap_.item_index(list(history)) for history in histories]
-        return self._with_own(self._own_scores(sequences))
+        """Scores after raw histories, oldest first (the order decides recency;
+        ``behaviours`` and ``timestamps`` are not used)."""
+        return self._with_own(self._own_scores(indices))
 
     def _state(self) -> dict[str, np.ndarray]:
         own = self.own_.tocsr()
