@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -162,10 +161,8 @@ def test_jd_shipped_split_keeps_every_held_out_buy(shared_datasets):
 
 
 # ----------------------------------------------------------------------------- synthetic
-def test_synthetic_is_deterministic_fast_and_complete():
-    start = time.perf_counter()
+def test_synthetic_is_deterministic_and_complete():
     a = make_synthetic(seed=3)
-    assert time.perf_counter() - start < 1.0
     b = make_synthetic(seed=3)
     pd.testing.assert_frame_equal(a.interactions, b.interactions)
     assert not a.interactions.equals(make_synthetic(seed=4).interactions)
