@@ -87,7 +87,7 @@ class ModelSpec:
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] = field(default_factory=dict)
     label: str | None = None
     pretrain: Mapping[str, Any] | None = None
     measure: Callable[[Recommender, Split, str], dict[str, float]] | None = field(
@@ -98,24 +98,40 @@ class ModelSpec:
     def model_label(self) -> str:
         return self.label or self.name
 
+    def grid_choices(self) -> list[dict[str, Any]]:
+        """The varied parameters of each grid point (``[{}]`` without a grid).
+
+        A mapping ``{key: [values]}`` is crossed (every combination); a list of dicts is
+        taken as the points themselves, for choices that move several parameters together
+        (fixed source weights vs learned ones).
+        """
+        grid = self.grid
+        if isinstance(grid, Mapping):
+            empty = [k for k, v in grid.items() if len(v) == 0]
+            if empty:
+                raise ConfigError(f"{self.model_label}: grid values for {empty} are empty")
+            keys = list(grid)
+            combos = itertools.product(*(grid[k] for k in keys))
+            return [dict(zip(keys, c, strict=True)) for c in combos]
+        points = [dict(p) for p in grid]
+        if not points or not all(isinstance(p, Mapping) for p in grid):
+            raise ConfigError(f"{self.model_label}: grid must be a mapping or a list of dicts")
+        return points
+
     def grid_points(self) -> list[dict[str, Any]]:
         """Every parameter combination to try: ``params`` updated by each grid point."""
         if self.name not in MODEL_TYPES:
             raise ConfigError(
                 f"unknown model {self.name!r}; known models: {', '.join(MODEL_TYPES)}"
             )
-        for source in (self.params, self.grid, self.pretrain or {}):
+        choices = self.grid_choices()
+        for source in (self.params, self.pretrain or {}, *choices):
             if "seed" in source:
                 raise ConfigError(
                     f"{self.model_label}: 'seed' is set by the experiment's seeds, "
                     "not by params or grid; drop it"
                 )
-        empty = [k for k, v in self.grid.items() if len(v) == 0]
-        if empty:
-            raise ConfigError(f"{self.model_label}: grid values for {empty} are empty")
-        keys = list(self.grid)
-        combos = itertools.product(*(self.grid[k] for k in keys))
-        return [{**self.params, **dict(zip(keys, c, strict=True))} for c in combos]
+        return [{**self.params, **choice} for choice in choices]
 
     @property
     def seeded(self) -> bool:
@@ -288,25 +304,24 @@ def _history_info(model: Recommender) -> dict[str, Any]:
 
 def _tune(
     spec: ModelSpec, fitter: _Fitter, progress: Progress
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """The grid point with the best validation NDCG@10 (seed 0) and what every point scored."""
-    points = spec.grid_points()
+    points, choices = spec.grid_points(), spec.grid_choices()
     if len(points) == 1:
-        return points[0], []
+        return points[0], choices[0], []
     split = fitter.split
     tuning: list[dict[str, Any]] = []
-    best, best_score = points[0], -math.inf
-    for i, params in enumerate(points, 1):
+    best, best_choice, best_score = points[0], choices[0], -math.inf
+    for i, (params, tried) in enumerate(zip(points, choices, strict=True), 1):
         model, _, _ = fitter.build(spec, params, 0 if spec.seeded else None)
         model.fit_split(split, "valid")
         result = evaluate(model, split, "valid", ks=(10,), progress=False)
         score = float(result.metrics[TUNE_METRIC])
-        tried = {k: params[k] for k in spec.grid}
         tuning.append({"params": tried, f"valid_{TUNE_METRIC}": round(score, 6)})
         progress(f"{spec.model_label}: tuning {i}/{len(points)} {tried} valid {score:.4f}")
         if score > best_score:
-            best, best_score = params, score
-    return best, tuning
+            best, best_choice, best_score = params, tried, score
+    return best, best_choice, tuning
 
 
 def _ranking_user_ids(split: Split, on: str, result: EvalResult) -> np.ndarray | None:
@@ -351,7 +366,7 @@ def run_experiment(
     fitter = _Fitter(config, dataset, the_split)
     outcomes: dict[str, ModelOutcome] = {}
     for spec in specs:
-        chosen, tuning = _tune(spec, fitter, say)
+        chosen, choice, tuning = _tune(spec, fitter, say)
 
         def fit_and_score(model: Recommender, spec: ModelSpec = spec) -> tuple[list, dict]:
             model.fit_split(the_split, config.on)
@@ -362,6 +377,7 @@ def run_experiment(
         outcomes[spec.model_label] = _run_seeds(
             spec,
             chosen,
+            choice,
             tuning,
             fitter,
             config,
@@ -376,6 +392,7 @@ def run_experiment(
 def _run_seeds(
     spec: ModelSpec,
     chosen: dict[str, Any],
+    choice: dict[str, Any],
     tuning: list[dict[str, Any]],
     fitter: _Fitter,
     config: ExperimentConfig,
@@ -408,7 +425,7 @@ def _run_seeds(
         ndcg = results[0].metrics.get(TUNE_METRIC, math.nan)
         say(f"{spec.model_label}: seed {seed} fit {fit_seconds:.1f} s, {TUNE_METRIC} {ndcg:.4f}")
     ids = user_ids(runs[0].results[0]) if runs[0].results[0].per_user else None
-    records = _records(spec, chosen, tuning, runs, config, fitter.dataset, split_name, spec.seeded)
+    records = _records(spec, choice, tuning, runs, config, fitter.dataset, split_name, spec.seeded)
     return ModelOutcome(spec, chosen, tuning, not spec.seeded, runs, ids, records)
 
 
@@ -426,22 +443,24 @@ def _records(
     records = []
     peak = peak_memory_mb()
     for j, first in enumerate(runs[0].results):
-        per_seed = [{k: float(v) for k, v in run.results[j].metrics.items()} for run in runs]
+        per_seed = [
+            {k: round(float(v), 6) for k, v in run.results[j].metrics.items()} for run in runs
+        ]
         metrics, ci95 = {}, {}
         for name in per_seed[0]:
             summary = mean_ci([m[name] for m in per_seed])
-            metrics[name] = summary.mean
+            metrics[name] = round(summary.mean, 6)
             if not seeded:
                 ci95[name] = 0.0  # deterministic: every seed gives this number
             else:
-                ci95[name] = None if summary.single else summary.half_width
+                ci95[name] = None if summary.single else round(summary.half_width, 6)
         extra: dict[str, Any] = {
             "seeds": [run.seed for run in runs],
             "deterministic": not seeded,
             "metrics_ci95": ci95,
             "per_seed": per_seed,
             "params": {k: v for k, v in runs[0].params.items() if k != "seed"},
-            "chosen": {k: chosen[k] for k in spec.grid},
+            "chosen": chosen,
             "tuning": tuning,
             "tuned_on": (
                 f"validation {TUNE_METRIC}, seed 0, best of {len(tuning)} grid points"
@@ -527,7 +546,7 @@ def run_cold_start(
     fitter = _Fitter(config, data.name, split)
     outcomes: dict[str, ModelOutcome] = {}
     for spec in specs:
-        chosen, tuning = _tune(spec, fitter, say)
+        chosen, choice, tuning = _tune(spec, fitter, say)
 
         def fit_and_score(model: Recommender, spec: ModelSpec = spec) -> tuple[list, dict]:
             model.fit_split(split, "test")
@@ -542,6 +561,7 @@ def run_cold_start(
         outcomes[spec.model_label] = _run_seeds(
             spec,
             chosen,
+            choice,
             tuning,
             fitter,
             config,
@@ -620,17 +640,23 @@ def cross_validate_ratings(
 
 # ----------------------------------------------------------------------------- saving
 def save_result(
-    result: ExperimentResult, records_file: str | Path, per_user_dir: str | Path
+    result: ExperimentResult,
+    records_file: str | Path,
+    per_user_dir: str | Path,
+    protocols: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Write the per-user scores of every model, then its records (merged into the file).
 
     Each ranking record gets ``per_user_file``: the per-user JSON path relative to the
-    records file's folder, so render.py can recompute paired tests.
+    records file's folder, so render.py can recompute paired tests. ``protocols`` keeps only
+    records of those protocols (a rating benchmark need not keep its ranking side-product).
     """
     records_file, per_user_dir = Path(records_file), Path(per_user_dir)
     written: list[dict[str, Any]] = []
     for outcome in result.outcomes.values():
         for j, record in enumerate(outcome.records):
+            if protocols is not None and record["protocol"] not in protocols:
+                continue
             record = dict(record)
             first = outcome.runs[0].results[j]
             if outcome.user_ids is not None and first.per_user:
