@@ -186,3 +186,25 @@ def test_an_explicit_list_of_grid_points_moves_parameters_together():
         {"sources": "a,b", "fusion": "fixed", "source_weights": "a=1,b=1"},
         {"sources": "a,b", "fusion": "learned"},
     ]
+
+
+def test_pretraining_runs_are_shared_and_stored_as_relative_paths(split, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # run_dir is relative to the working directory
+    tiny = {"dim": 16, "layers": 1, "heads": 1, "max_len": 10, "epochs": 2, "progress": False}
+    spec = ModelSpec(
+        "transformer",
+        params={**tiny, "objective": "causal"},
+        grid={"dropout": [0.1, 0.2]},
+        label="transformer-mlm-finetune",
+        pretrain={"objective": "masked"},
+    )
+    config = ExperimentConfig("synthetic", seeds=1, run_dir="runs/bench")
+    result = run_experiment(config, [spec], split=split)
+    (record,) = result.records
+    init_from = record["params"]["init_from"]
+    assert not os.path.isabs(init_from) and init_from.startswith("runs/bench/synthetic-")
+    assert (tmp_path / init_from / "config.json").is_file()
+    # one pretraining run per (grid point, seed): two for tuning, the chosen one reused
+    assert len(list((tmp_path / "runs" / "bench").iterdir())) == 2
+    assert record["per_seed_info"][0]["pretrain"]["epochs_run"] >= 1
+    assert record["chosen"]["dropout"] in (0.1, 0.2)
