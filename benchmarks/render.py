@@ -78,11 +78,16 @@ PRE_SEAMS = "1 seed, pre-seams"
 
 
 def multi_seed(r: dict) -> bool:
-    """A record of lmrec.experiment: several seeds, or a deterministic model (interval 0)."""
+    """A record of lmrec.experiment: several seeds, or a deterministic model (interval 0);
+    or k-fold cross-validation (interval over folds)."""
+    if "per_fold" in r and "metrics_ci95" in r:
+        return True
     return "seeds" in r and (len(r["seeds"]) > 1 or bool(r.get("deterministic")))
 
 
 def seed_note(r: dict) -> str:
+    if "per_fold" in r and "metrics_ci95" in r:
+        return f"{len(r['per_fold'])} folds"
     if "seeds" not in r:
         return PRE_SEAMS
     if r.get("deterministic"):
@@ -188,7 +193,7 @@ def _table(records: list[dict], columns: tuple[str, ...], reference: dict) -> li
         cells = [
             r["model"],
             *(_cell(r, c) for c in columns),
-            seed_note(r) if "seeds" in r else PRE_SEAMS,
+            seed_note(r),
             f"{r['train_seconds']:.1f}",
             f"{r['eval_seconds']:.1f}",
             f"{r['peak_mb']:.0f}",
