@@ -1,13 +1,16 @@
-"""Benchmark multi-scenario interests: what each source adds, fixed vs learned fusion.
+"""Benchmark multi-scenario interests: what each source adds (lmrec.experiment).
 
 - Instruments (5-core Amazon reviews, leave-one-out, full ranking): the behaviour source
   (what a user rated), + the rating values, + the text of the user's own reviews (bundled
-  MiniLM), the last with fixed equal weights and with the learned gate.
+  MiniLM).
 - JD (the shipped vld/tst buy split, full ranking, only earlier buys excluded): predict the
-  next buy from buys, + page views, + favourites, fixed equal weights and learned gate.
+  next buy from buys, + page views, + favourites.
 
-Each record carries the mean source weights α over the test users (``mean_source_weights``).
-Every (data set, variant) runs in its own process, so ``peak_mb`` is that variant's.
+With several sources, fixed equal source weights vs learned ones is a choice, so it is a grid
+point chosen on validation NDCG@10 (seed 0) by :func:`lmrec.experiment.run_experiment`, not a
+row of its own; the record's ``tuning`` shows both validation scores. Each record carries the
+mean source weights α over the test users (``source_weight:<source>`` metrics). Every
+(data set, variant) runs in its own process, so ``peak_mb`` is that variant's.
 
 Run: ``.venv/bin/python benchmarks/multi_interest.py`` (all), or e.g. ``--datasets jd``.
 Records go to ``benchmarks/results/multi_interest.json``.
@@ -22,33 +25,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from workers import emit, render, run_worker  # noqa: E402
+from workers import (  # noqa: E402
+    DEFAULT_SEEDS,
+    PER_USER,
+    RESULTS,
+    command,
+    emit,
+    render,
+    run_worker,
+    seeds_arg,
+    summary,
+)
 
-RESULTS = ROOT / "benchmarks" / "results" / "multi_interest.json"
+RECORDS = RESULTS / "multi_interest.json"
+#: MultiInterest's parameter choosing fixed or learned source weights (one name to change).
+WEIGHTING = "fusion"
+#: Metric-name prefix of the mean source weights α over the test users.
+WEIGHT_PREFIX = "source_weight:"
 
-#: variant name → MultiInterest parameters, per data set. Names with review text say "text".
-VARIANTS: dict[str, dict[str, dict[str, object]]] = {
+#: variant name → sources, per data set. The last of each is the full model.
+SOURCES: dict[str, dict[str, str]] = {
     "instruments": {
-        "multi-interest-behaviour": {"sources": "behaviour:rate"},
-        "multi-interest-behaviour+rating": {"sources": "behaviour:rate,rating"},
-        "multi-interest-behaviour+rating+text-fixed": {
-            "sources": "behaviour:rate,rating,review",
-            "fusion": "fixed",
-            "source_weights": "behaviour:rate=1,rating=1,review=1",
-        },
-        "multi-interest-behaviour+rating+text-learned": {"sources": "behaviour:rate,rating,review"},
+        "multi-interest-behaviour": "behaviour:rate",
+        "multi-interest-behaviour+rating": "behaviour:rate,rating",
+        "multi-interest-behaviour+rating+text": "behaviour:rate,rating,review",
     },
     "jd": {
-        "multi-interest-buy": {"sources": "behaviour:buy"},
-        "multi-interest-buy+view": {"sources": "behaviour:buy,behaviour:view"},
-        "multi-interest-buy+view+fav-fixed": {
-            "sources": "behaviour:buy,behaviour:view,behaviour:fav",
-            "fusion": "fixed",
-            "source_weights": "behaviour:buy=1,behaviour:view=1,behaviour:fav=1",
-        },
-        "multi-interest-buy+view+fav-learned": {
-            "sources": "behaviour:buy,behaviour:view,behaviour:fav"
-        },
+        "multi-interest-buy": "behaviour:buy",
+        "multi-interest-buy+view": "behaviour:buy,behaviour:view",
+        "multi-interest-buy+view+fav": "behaviour:buy,behaviour:view,behaviour:fav",
     },
 }
 COMMON: dict[str, dict[str, object]] = {
@@ -57,73 +62,63 @@ COMMON: dict[str, dict[str, object]] = {
 }
 
 
-def run(dataset: str, variant: str) -> dict:
+def variant_spec(dataset: str, variant: str):
+    """One variant: its sources, and for several sources the fixed-vs-learned grid."""
+    from lmrec.experiment import ModelSpec
+
+    sources = SOURCES[dataset][variant]
+    names = sources.split(",")
+    grid: list[dict[str, object]] = []
+    if len(names) > 1:
+        equal = ",".join(f"{name}=1" for name in names)
+        grid = [{WEIGHTING: "fixed", "source_weights": equal}, {WEIGHTING: "learned"}]
+    params = {**COMMON[dataset], "sources": sources, "progress": False}
+    return ModelSpec("multi-interest", params=params, grid=grid, label=variant, measure=weights)
+
+
+def weights(model, split, on: str) -> dict[str, float]:
+    """Mean source weights α over the users scored on ``on``."""
+    users = list(split.targets(on)["user_id"].unique())
+    mean = model.source_weights_of(users).mean()
+    return {f"{WEIGHT_PREFIX}{k}": float(v) for k, v in mean.items()}
+
+
+def worker(dataset: str, variant: str, seeds: int) -> list[dict]:
     import torch
 
-    from lmrec.data.registry import load_dataset, load_given_split
-    from lmrec.data.split import split_dataset
-    from lmrec.evaluate.ranking import fit_evaluate
-    from lmrec.evaluate.report import make_record, peak_memory_mb
-    from lmrec.models.multi_interest import MultiInterest
+    from lmrec.experiment import ExperimentConfig, run_experiment, save_result
 
     torch.set_num_threads(2)
-    split = load_given_split(dataset) if dataset == "jd" else split_dataset(load_dataset(dataset))
-    params = {**COMMON[dataset], **VARIANTS[dataset][variant]}
-    model = MultiInterest(**params, progress=False)
-    result, train_seconds = fit_evaluate(model, split, "test", progress=False)
-    test_users = split.targets("test")["user_id"].unique()
-    weights = model.source_weights_of(list(test_users)).mean()
-    return make_record(
-        dataset=dataset,
-        split=split.protocol,
-        protocol=result.protocol,
-        model=variant,
-        metrics=result.metrics,
-        train_seconds=train_seconds,
-        eval_seconds=result.seconds,
-        peak_mb=peak_memory_mb(),
-        extra={
-            "params": params,
-            "best_epoch": model.history_.best_epoch + 1,
-            "epochs_run": len(model.history_.losses),
-            "valid_ndcg@10": model.history_.best_score,
-            "mean_source_weights": {k: round(float(v), 4) for k, v in weights.items()},
-            "n_test_users": result.n_users,
-        },
-    )
+    args = ["--datasets", dataset, "--variants", variant, "--seeds", str(seeds)]
+    split = "given" if dataset == "jd" else "loo"
+    config = ExperimentConfig(dataset, split=split, seeds=seeds, command=command(__file__, *args))
+    result = run_experiment(config, [variant_spec(dataset, variant)])
+    return save_result(result, RECORDS, PER_USER)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--datasets", nargs="*", default=list(SOURCES), choices=list(SOURCES))
     parser.add_argument("--variants", nargs="*", default=None, help="default: all of a data set")
+    parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
     if args.worker:
-        emit(
-            run(*args.worker),
-            f"python benchmarks/multi_interest.py --datasets {args.worker[0]} "
-            f"--variants {args.worker[1]}",
-        )
+        emit(worker(*args.worker, args.seeds))
         return
 
     for dataset in args.datasets:
-        for variant in args.variants or list(VARIANTS[dataset]):
-            if variant not in VARIANTS[dataset]:
-                parser.error(
-                    f"{dataset} has no variant {variant!r}: {', '.join(VARIANTS[dataset])}"
-                )
+        for variant in args.variants or list(SOURCES[dataset]):
+            if variant not in SOURCES[dataset]:
+                parser.error(f"{dataset} has no variant {variant!r}: {', '.join(SOURCES[dataset])}")
             start = time.perf_counter()
-            record = run_worker(__file__, [dataset, variant], RESULTS)
-            if record is None:
-                continue
-            m = record["metrics"]
-            print(
-                f"{dataset:>12} {variant:>46} {time.perf_counter() - start:7.1f}s "
-                f"ndcg@10={m['ndcg@10']:.4f} recall@10={m['recall@10']:.4f} "
-                f"weights={record['mean_source_weights']}",
-                flush=True,
-            )
+            records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds)])
+            for record in records or []:
+                print(
+                    f"{dataset:>12} {variant:>40} {time.perf_counter() - start:7.1f}s "
+                    f"{summary(record)} chosen={record['chosen']}",
+                    flush=True,
+                )
     render()
 
 

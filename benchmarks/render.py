@@ -3,6 +3,12 @@
 Records are the one format all benchmarks share (see ``lmrec.evaluate.report.make_record``).
 Tables are grouped by data set, split and protocol, so a sampled or rating figure never sits
 in a full-ranking column.
+
+Records from :mod:`lmrec.experiment` carry ``seeds``, ``metrics_ci95`` and a
+``per_user_file``: they are shown as mean ± 95% interval, and comparisons (headline, text,
+multi-source) are paired tests recomputed here from the per-user files
+(:func:`lmrec.evaluate.stats.paired_test`). Records without ``seeds`` predate this (one seed,
+no per-user scores): they are marked "1 seed, pre-seams" and never get a significance claim.
 """
 
 from __future__ import annotations
@@ -67,16 +73,109 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+# ------------------------------------------------------------------ seeds and paired tests
+PRE_SEAMS = "1 seed, pre-seams"
+
+
+def multi_seed(r: dict) -> bool:
+    """A record of lmrec.experiment: several seeds, or a deterministic model (interval 0);
+    or k-fold cross-validation (interval over folds)."""
+    if "per_fold" in r and "metrics_ci95" in r:
+        return True
+    return "seeds" in r and (len(r["seeds"]) > 1 or bool(r.get("deterministic")))
+
+
+def seed_note(r: dict) -> str:
+    if "per_fold" in r and "metrics_ci95" in r:
+        return f"{len(r['per_fold'])} folds"
+    if "seeds" not in r:
+        return PRE_SEAMS
+    if r.get("deterministic"):
+        return "deterministic"
+    return f"{len(r['seeds'])} seeds" if len(r["seeds"]) > 1 else "1 seed"
+
+
+def value_ci(r: dict, metric: str) -> str:
+    """``0.0723 ± 0.0011`` (95% interval over seeds), or the bare value marked 1 seed."""
+    value = r["metrics"].get(metric)
+    if value is None:
+        return ""
+    half = (r.get("metrics_ci95") or {}).get(metric)
+    if not multi_seed(r) or half is None or r.get("deterministic"):
+        return f"{value:.4f}"
+    return f"{value:.4f} ± {half:.4f}"
+
+
+_PER_USER_CACHE: dict[str, dict | None] = {}
+
+
+def per_user(r: dict) -> dict | None:
+    """The per-user scores behind a record (None if it has none or the file is missing)."""
+    from lmrec.errors import DataError
+    from lmrec.evaluate.report import read_per_user
+
+    name = r.get("per_user_file")
+    if not name:
+        return None
+    if name not in _PER_USER_CACHE:
+        try:
+            _PER_USER_CACHE[name] = read_per_user(RESULTS / name)
+        except DataError:
+            _PER_USER_CACHE[name] = None
+    return _PER_USER_CACHE[name]
+
+
+def paired(a: dict, b: dict, metric: str = "ndcg@10"):
+    """Paired test of record ``a`` minus record ``b`` on per-user ``metric`` (seed means), or
+    None when either is single-seed / has no per-user file / they hold other users."""
+    import numpy as np
+
+    from lmrec.evaluate.stats import paired_test
+
+    if not (multi_seed(a) and multi_seed(b)):
+        return None
+    pa, pb = per_user(a), per_user(b)
+    if pa is None or pb is None or metric not in pa["scores"] or metric not in pb["scores"]:
+        return None
+    if sorted(pa["user_ids"]) != sorted(pb["user_ids"]):
+        return None
+    order = {u: j for j, u in enumerate(pb["user_ids"])}
+    idx = np.array([order[u] for u in pa["user_ids"]])
+    return paired_test(pa["scores"][metric], pb["scores"][metric][:, idx])
+
+
+def test_cell(test) -> str:
+    """``Δ +0.0051 [+0.0012, +0.0090], p 0.012`` or ``… n.s.``; "no test" without one."""
+    from lmrec.evaluate.stats import significance_mark
+
+    if test is None:
+        return "no test"
+    mark = significance_mark(test)
+    p = f"p {test.p_value:.3f}" if test.p_value >= 0.001 else "p < 0.001"
+    cell = f"Δ {test.difference:+.4f} [{test.ci_low:+.4f}, {test.ci_high:+.4f}], {p}"
+    return f"{cell} **{mark}**" if mark else cell
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return "" if value is None else str(value)
 
 
+def _cell(r: dict, metric: str) -> str:
+    """A metric with its ± half-width when the record has one over several seeds."""
+    value = r["metrics"].get(metric)
+    half = (r.get("metrics_ci95") or {}).get(metric)
+    if value is None or half is None or not multi_seed(r) or r.get("deterministic"):
+        return _fmt(value)
+    return f"{value:.4f} ± {half:.4f}"
+
+
 def _table(records: list[dict], columns: tuple[str, ...], reference: dict) -> list[str]:
     head = [
         "model",
         *columns,
+        "seeds",
         "train s",
         "eval s",
         "peak MB",
@@ -93,7 +192,8 @@ def _table(records: list[dict], columns: tuple[str, ...], reference: dict) -> li
         ref = reference.get((r["dataset"], r["model"]))
         cells = [
             r["model"],
-            *(_fmt(r["metrics"].get(c)) for c in columns),
+            *(_cell(r, c) for c in columns),
+            seed_note(r),
             f"{r['train_seconds']:.1f}",
             f"{r['eval_seconds']:.1f}",
             f"{r['peak_mb']:.0f}",
@@ -108,23 +208,45 @@ def _table(records: list[dict], columns: tuple[str, ...], reference: dict) -> li
 TARGETS = {"beauty": (0.053, 0.093), "toys": (0.058, None)}
 
 
-def _headline_cell(r: dict) -> str:
-    return f"{r['model']} {r['metrics']['ndcg@10']:.4f} / {r['metrics']['recall@10']:.4f}"
+def _is_transformer(r: dict) -> bool:
+    return r["model"].startswith("transformer")
+
+
+def _row(dataset: str, r: dict, against: dict | None, extra: str | None = None) -> str:
+    test = "" if against is None else test_cell(paired(r, against))
+    cells = [
+        dataset,
+        r["model"],
+        value_ci(r, "ndcg@10"),
+        value_ci(r, "recall@10"),
+        seed_note(r),
+        test,
+    ]
+    if extra is not None:
+        cells.append(extra)
+    return "| " + " | ".join(cells) + " |"
 
 
 def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
-    """Per data set (full ranking): the best baseline by NDCG@10 and every Transformer run."""
+    """Per data set (full ranking): the best baseline by mean NDCG@10 and every Transformer
+    variant, each compared with that baseline by a paired test on per-user NDCG@10."""
     lines = [
         "## Headline: NDCG@10 / Recall@10, full ranking, test",
         "",
-        "| data set | best baseline | transformer variants | target |",
-        "|---|---|---|---|",
+        "Mean ± 95% interval over seeds (Student t). *vs best baseline*: paired test on",
+        "per-user NDCG@10 (averaged over seeds) — mean difference Δ with its paired-bootstrap",
+        "95% interval and the paired t-test p; **n.s.** = not significant at 0.05 (or the",
+        f'interval covers 0). Rows marked "{PRE_SEAMS}" are single runs from before the seeded',
+        'pipeline: no interval and no test ("no test") until they are re-run.',
+        "",
+        "| data set | model | NDCG@10 | Recall@10 | seeds | vs best baseline (NDCG@10) | target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol != "full-ranking":
             continue
-        ours = [r for r in group if r["model"].startswith("transformer")]
-        base = [r for r in group if not r["model"].startswith("transformer")]
+        ours = [r for r in group if _is_transformer(r)]
+        base = [r for r in group if not _is_transformer(r) and "multi-interest" not in r["model"]]
         if not ours or not base:
             continue
         best = max(base, key=lambda r: r["metrics"]["ndcg@10"])
@@ -134,8 +256,13 @@ def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
             if target is None
             else (f"≥ {target[0]:.3f}" + (f" / ≥ {target[1]:.3f}" if target[1] else ""))
         )
-        cells = "; ".join(_headline_cell(r) for r in ours)
-        lines.append(f"| {dataset} | {_headline_cell(best)} | {cells} | {goal} |")
+        lines.append(
+            _row(dataset, best, None, goal).replace(
+                f"| {best['model']} |", f"| {best['model']} (best baseline) |", 1
+            )
+        )
+        for r in sorted(ours, key=lambda r: r["model"]):
+            lines.append(_row(dataset, r, best, ""))
     return [*lines, ""]
 
 
@@ -151,12 +278,15 @@ COLD_NOTES = {
 
 
 def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
-    """Per data set: ID-only Transformer vs each text model (full ranking), and cold start."""
+    """Per data set: each text model against the ID-only Transformer by a paired test."""
     lines = [
-        "## Text: ID-only vs text models (NDCG@10 / Recall@10, full ranking, test)",
+        "## Text: ID-only vs text models (full ranking, test)",
         "",
-        "| data set | transformer (ID only) | text models | best text vs ID |",
-        "|---|---|---|---|",
+        "Each text model against `transformer` (ID embeddings only), paired test on per-user",
+        "NDCG@10 as in the headline.",
+        "",
+        "| data set | model | NDCG@10 | Recall@10 | seeds | vs transformer (ID only, NDCG@10) |",
+        "|---|---|---|---|---|---|",
     ]
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol != "full-ranking":
@@ -166,12 +296,9 @@ def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
         text = [r for r in text if r["model"].startswith("transformer")]
         if not ids or not text:
             continue
-        best = max(text, key=lambda r: r["metrics"]["ndcg@10"])
-        gain = best["metrics"]["ndcg@10"] / ids[0]["metrics"]["ndcg@10"] - 1
-        cells = "; ".join(_headline_cell(r) for r in text)
-        lines.append(
-            f"| {dataset} | {_headline_cell(ids[0])} | {cells} | {best['model']} {gain:+.1%} |"
-        )
+        lines.append(_row(dataset, ids[0], None))
+        for r in sorted(text, key=lambda r: r["model"]):
+            lines.append(_row(dataset, r, ids[0]))
     lines += [
         "",
         "## Cold start: Recall@20 (target: text ≥ 3× popularity on cold items)",
@@ -182,41 +309,62 @@ def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol not in ("cold-item", "cold-user"):
             continue
-        by_model = {r["model"]: r["metrics"]["recall@20"] for r in group}
-        pop = next((v for m, v in by_model.items() if "pop" in m), None)
-        text = {m: v for m, v in by_model.items() if any(t in m for t in TEXT_MODELS)}
-        best = max(text.values(), default=None)
-        ratio = "" if not pop or best is None else f"{best / pop:.1f}×"
-        cells = "; ".join(f"{m} {v:.4f}" for m, v in sorted(text.items()))
+        by_model = {r["model"]: r for r in group}
+        pop = next((r for m, r in by_model.items() if "pop" in m), None)
+        text = {m: r for m, r in by_model.items() if any(t in m for t in TEXT_MODELS)}
+        best = max(text.values(), key=lambda r: r["metrics"]["recall@20"], default=None)
+        ratio = (
+            ""
+            if pop is None or best is None or not pop["metrics"]["recall@20"]
+            else f"{best['metrics']['recall@20'] / pop['metrics']['recall@20']:.1f}×"
+        )
+        cells = "; ".join(f"{m} {value_ci(r, 'recall@20')}" for m, r in sorted(text.items()))
+        ids = by_model.get("transformer")
         lines.append(
-            f"| {dataset} | {protocol} | {_fmt(pop)} | {_fmt(by_model.get('transformer'))} "
-            f"| {cells} | {ratio} |"
+            f"| {dataset} | {protocol} | {value_ci(pop, 'recall@20') if pop else ''} "
+            f"| {value_ci(ids, 'recall@20') if ids else ''} | {cells} | {ratio} |"
         )
     keys = sorted({(d, p) for d, _s, p in groups} & set(COLD_NOTES))
     notes = [f"- {d} {p}: {COLD_NOTES[d, p]}" for d, p in keys]
     return [*lines, "", *notes, ""] if notes else [*lines, ""]
 
 
+def _source_weights(r: dict) -> str:
+    weights = r.get("mean_source_weights") or {
+        k.removeprefix("source_weight:"): v
+        for k, v in r["metrics"].items()
+        if k.startswith("source_weight:")
+    }
+    return ", ".join(f"{k} {v:.2f}" for k, v in weights.items())
+
+
 def multi_interest_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
-    """Per data set: what each interest source adds, and the mean learned source weights."""
+    """Per data set: what each interest source adds over the first (single) source, by a
+    paired test, the fixed-vs-learned choice validation made, and the mean source weights."""
     lines = [
         "## Multi-scenario interests: what each source adds (full ranking, test)",
         "",
-        "| data set | variant | NDCG@10 | Recall@10 | mean source weights α (test users) |",
-        "|---|---|---|---|---|",
+        "Each variant against the single-source one by a paired test on per-user NDCG@10;",
+        "fixed equal vs learned source weights is chosen on validation (`weighting`).",
+        "",
+        "| data set | variant | NDCG@10 | Recall@10 | seeds | vs single source (NDCG@10) "
+        "| weighting | mean source weights α (test users) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol != "full-ranking":
             continue
-        for r in group:
-            if not r["model"].startswith("multi-interest"):
-                continue
-            weights = ", ".join(f"{k} {v:.2f}" for k, v in r["mean_source_weights"].items())
-            m = r["metrics"]
-            lines.append(
-                f"| {dataset} | {r['model']} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} "
-                f"| {weights} |"
-            )
+        rows = [r for r in group if r["model"].startswith("multi-interest")]
+        if not rows:
+            continue
+        single = [r for r in rows if "+" not in r["model"]]
+        base = single[0] if single else None
+        for r in rows:
+            chosen = r.get("chosen") or {}
+            weighting = next((str(v) for k, v in chosen.items() if k != "source_weights"), "")
+            against = base if base is not None and r is not base else None
+            extra = f"{weighting or '–'} | {_source_weights(r)}"
+            lines.append(_row(dataset, r, against, extra))
     return [*lines, ""]
 
 
@@ -233,7 +381,7 @@ def render() -> str:
     for r in records:
         scripts[r.get("command", "unknown").split(" --")[0]] += 1
     dates = sorted(r["date"] for r in records)
-    commits = sorted({r["commit"] for r in records})
+    commits = sorted({r["commit"][:7] + (" (dirty)" if r.get("dirty") else "") for r in records})
     out = [
         "# Benchmarks",
         "",
@@ -256,6 +404,14 @@ def render() -> str:
         "`peak MB` is the peak resident memory of the process that loaded the data, tuned, fitted",
         "and evaluated that one model. `ref` gives the reference figures of",
         "`shared/datasets/README.md` (independent code, same protocol).",
+        "",
+        "**Seeds and significance.** Records written through `lmrec.experiment` give the",
+        "mean over seeds 0..N-1 (the model's `seed`; the split stays fixed, so every model is",
+        "scored on the same users) with a Student-t 95% interval; deterministic models (popular,",
+        "itemknn, ease) run once. Grid points are fitted with seed 0 and chosen on validation",
+        "NDCG@10 by code (`tuning` and `chosen` in each record). Comparisons are paired tests on",
+        "per-user NDCG@10 (`benchmarks/results/per_user/`). `commit` is the code that ran;",
+        "`(dirty)` marks runs with uncommitted changes under src/ or benchmarks/.",
         "",
         "**Timing conditions.** The 2-core machine was at times shared with test runs or a",
         "second benchmark (part of the 2026-11-23 runs and of the text runs of 2026-11-24/25),",

@@ -7,6 +7,7 @@ the cache, encode nothing). Target (issue 5): 10k texts in under 60 s, cached un
 
 Run: ``.venv/bin/python benchmarks/text_encoding.py`` (default: ml-latest-small, beauty).
 Records go to ``benchmarks/results/text_encoding.json`` with protocol ``text-encoding``.
+A timing, not a model comparison: one run, no seeds (it does not go through lmrec.experiment).
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from workers import emit, render, run_worker  # noqa: E402
+from workers import RESULTS, command, emit, render, run_worker  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "text_encoding.json"
+RECORDS = RESULTS / "text_encoding.json"
 DATASETS = ("ml-latest-small", "beauty")
 
 
-def run(dataset: str) -> dict:
+def run(dataset: str) -> list[dict]:
     import numpy as np
     import torch
 
     from lmrec.data.registry import load_dataset
-    from lmrec.evaluate.report import make_record, peak_memory_mb
+    from lmrec.evaluate.report import make_record, peak_memory_mb, write_records
     from lmrec.text.encoder import TextEncoder
     from lmrec.text.item_text import item_texts
 
@@ -50,7 +51,7 @@ def run(dataset: str) -> dict:
     if again.last_encoded != 0 or not np.array_equal(first, cached):
         raise RuntimeError("the cached re-run encoded texts again or returned other vectors")
     lengths = [len(t) for t in texts if t]
-    return make_record(
+    record = make_record(
         dataset=dataset,
         split="item texts",
         protocol="text-encoding",
@@ -69,8 +70,11 @@ def run(dataset: str) -> dict:
             "n_encoded": n_encoded,
             "mean_chars": round(float(np.mean(lengths)), 1),
             "example_text": next((t for t in texts if t), "")[:200],
+            "command": command(__file__, "--datasets", dataset),
         },
     )
+    write_records(RECORDS, [record])
+    return [record]
 
 
 def main() -> None:
@@ -79,14 +83,14 @@ def main() -> None:
     parser.add_argument("--worker", metavar="DATASET")
     args = parser.parse_args()
     if args.worker:
-        emit(run(args.worker), f"python benchmarks/text_encoding.py --datasets {args.worker}")
+        emit(run(args.worker))
         return
 
     for dataset in args.datasets:
-        record = run_worker(__file__, [dataset], RESULTS)
-        if record is None:
+        records = run_worker(__file__, [dataset])
+        if not records:
             continue
-        m = record["metrics"]
+        m = records[0]["metrics"]
         print(
             f"{dataset:>16} {int(m['n_texts'])} texts: first {m['first_seconds']:.1f}s "
             f"({m['texts_per_second']:.0f}/s), cached {m['cached_seconds']:.2f}s",

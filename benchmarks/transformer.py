@@ -1,13 +1,19 @@
-"""Benchmark the behaviour-sequence Transformer on the baselines' splits; write BENCHMARKS.md.
+"""Benchmark the behaviour-sequence Transformer on the baselines' splits (lmrec.experiment).
 
 Variants (``model`` in the records):
 
 - ``transformer``: causal next-item training from scratch (full softmax over all items);
-- ``transformer-mlm-finetune``: masked-item pretraining, then causal fine-tuning of all
-  weights from the pretrained run;
-- ``transformer-fusion-{add,concat,gate}``: causal training with each item's ID embedding
-  fused with its text embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``);
+- ``transformer-mlm-finetune``: masked-item pretraining (per seed), then causal fine-tuning
+  of all weights from the pretrained run (``init_from``, a path under ``runs/bench/``);
+- ``transformer-fusion``: causal training with each item's ID embedding fused with its text
+  embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``); the fusion (add,
+  concat, gate) is a grid point chosen on validation NDCG@10, not a separate row;
 - ``transformer-text-only``: item vectors from text alone (no ID embeddings).
+
+Choices are made on validation by code (:func:`lmrec.experiment.run_experiment`): every grid
+point (:data:`GRIDS` per data set, e.g. dropout 0.3 vs 0.5 on Beauty/Toys, crossed with the
+fusion grid) is fitted with seed 0 and the best validation NDCG@10 wins; the chosen
+parameters are then fitted with seeds 0..N-1 and scored on test.
 
 Text comes from what each data set has: titles and genres (MovieLens), tags
 (ml-latest-small), the items' training-part reviews (Instruments), attribute ids (S3-Rec).
@@ -21,7 +27,7 @@ from the true next-category distribution (known by construction) to the model's.
 
 Run: ``.venv/bin/python benchmarks/transformer.py --datasets beauty --variants transformer``.
 Each (data set, variant) runs in its own process; records go to
-``benchmarks/results/transformer.json``.
+``benchmarks/results/transformer.json``, per-user scores to ``benchmarks/results/per_user/``.
 """
 
 from __future__ import annotations
@@ -36,100 +42,86 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from workers import emit, render, run_worker  # noqa: E402
+from workers import (  # noqa: E402
+    DEFAULT_SEEDS,
+    PER_USER,
+    RESULTS,
+    command,
+    emit,
+    render,
+    run_worker,
+    seeds_arg,
+    summary,
+)
 
-RESULTS = ROOT / "benchmarks" / "results" / "transformer.json"
+RECORDS = RESULTS / "transformer.json"
 DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments")
 VARIANTS = ("transformer", "transformer-mlm-finetune")
-#: Text variants (run with ``--variants``): the model parameters each one adds.
-TEXT_VARIANTS: dict[str, dict[str, object]] = {
-    "transformer-fusion-add": {"fusion": "add"},
-    "transformer-fusion-concat": {"fusion": "concat"},
-    "transformer-fusion-gate": {"fusion": "gate"},
-    "transformer-text-only": {"fusion": "text"},
+#: Text variants (run with ``--variants``): fixed parameters and the grid each one adds.
+TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
+    "transformer-fusion": ({}, {"fusion": ["add", "concat", "gate"]}),
+    "transformer-text-only": ({"fusion": "text"}, {}),
 }
+#: Where pretraining runs go (relative to the repository root; records store this path).
+RUN_DIR = "runs/bench"
 
-#: Per-data-set settings. Beauty/Toys follow SASRec's published ones (max_len 50, dropout
-#: 0.5 on these sparse sets); MovieLens histories are long, so max_len 200.
+#: Per-data-set settings. Beauty/Toys follow SASRec's published ones (max_len 50; dropout
+#: from GRIDS); MovieLens histories are long, so max_len 200.
 SETTINGS: dict[str, dict[str, object]] = {
     "synthetic": {"dim": 32, "layers": 1, "max_len": 20, "dropout": 0.1, "epochs": 40},
     "ml-100k": {"max_len": 200, "dropout": 0.2, "epochs": 200, "batch_size": 64},
     "ml-latest-small": {"max_len": 200, "dropout": 0.2, "epochs": 200, "batch_size": 64},
-    "beauty": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 256, "lr": 2e-3},
-    "toys": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 256, "lr": 2e-3},
+    "beauty": {"max_len": 50, "epochs": 200, "batch_size": 256, "lr": 2e-3},
+    "toys": {"max_len": 50, "epochs": 200, "batch_size": 256, "lr": 2e-3},
     "instruments": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 128},
+}
+#: Choices made on validation per data set (crossed with a variant's own grid).
+GRIDS: dict[str, dict[str, list[object]]] = {
+    "beauty": {"dropout": [0.3, 0.5]},
+    "toys": {"dropout": [0.3, 0.5]},
 }
 
 
-def run(dataset: str, variant: str, overrides: dict[str, object]) -> dict:
-    import torch
+def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None = None):
+    """The :class:`~lmrec.experiment.ModelSpec` of one variant on one data set.
 
-    from lmrec.data.registry import load_dataset
-    from lmrec.data.split import split_dataset
-    from lmrec.evaluate.calibration import expected_calibration_error, nll
-    from lmrec.evaluate.ranking import evaluate
-    from lmrec.evaluate.report import make_record, peak_memory_mb
-    from lmrec.models.sequential import SequenceTransformer
+    ``overrides`` (``--param``) replace fixed parameters and drop the grid keys they set.
+    Shared with benchmarks/cold_start.py, so both run the same models.
+    """
+    from lmrec.experiment import ModelSpec
 
-    torch.set_num_threads(2)
-    split = split_dataset(load_dataset(dataset), "loo")
-    params = {
-        "progress": False,
-        "patience": 10,
-        **SETTINGS[dataset],
-        **TEXT_VARIANTS.get(variant, {}),
-        **overrides,
-    }
-    valid = split.train.with_interactions(split.valid)
-    start = time.perf_counter()
-    extra: dict[str, object] = {}
+    overrides = overrides or {}
+    fixed, grid = TEXT_VARIANTS.get(variant, ({}, {}))
+    params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
+    grid = {k: v for k, v in {**GRIDS.get(dataset, {}), **grid}.items() if k not in overrides}
+    pretrain = None
     if variant == "transformer-mlm-finetune":
-        pretrained = SequenceTransformer(**{**params, "objective": "masked"})
-        pretrained.fit(split.train, valid=valid)
-        run_dir = ROOT / "runs" / "bench" / f"{dataset}-mlm"
-        pretrained.save(run_dir)
-        extra["pretrain"] = {
-            "best_epoch": pretrained.history_.best_epoch + 1,
-            "valid_ndcg@10": pretrained.history_.best_score,
-            "seconds": pretrained.history_.seconds,
-        }
-        params = {**params, "init_from": str(run_dir), "objective": "causal"}
-    model = SequenceTransformer(**params)
-    model.fit_split(split, "test")
-    train_seconds = time.perf_counter() - start
-    result = evaluate(model, split, "test", progress=False)
-    users = model.idmap_.user_index(split.test["user_id"])
-    targets = model.idmap_.item_index(split.test["item_id"])
+        params["objective"] = "causal"
+        pretrain = {"objective": "masked"}
+    measure = synthetic_measure if dataset == "synthetic" else calibration
+    return ModelSpec(
+        "transformer", params=params, grid=grid, label=variant, pretrain=pretrain, measure=measure
+    )
+
+
+def calibration(model, split, on: str) -> dict[str, float]:
+    """Calibrated NLL / ECE on the targets (temperature fitted on validation), raw NLL."""
+    from lmrec.evaluate.calibration import expected_calibration_error, nll
+
+    targets = split.targets(on)
+    users = model.idmap_.user_index(targets["user_id"])
+    items = model.idmap_.item_index(targets["item_id"])
     logits = model.score_indices(users)
-    metrics = dict(result.metrics)
-    metrics["nll"] = nll(logits, targets, model.temperature_)
-    metrics["ece"] = expected_calibration_error(logits, targets, model.temperature_)
-    metrics["nll_uncalibrated"] = nll(logits, targets)
-    if dataset == "synthetic":
-        metrics["kl_category"] = synthetic_kl(model)
-    history = model.history_
-    extra.update(
-        {
-            "params": {k: v for k, v in params.items() if k != "progress"},
-            "best_epoch": history.best_epoch + 1,
-            "epochs_run": len(history.losses),
-            "valid_ndcg@10": history.best_score,
-            "temperature": model.temperature_,
-            "sequences_per_second": round(history.examples_per_second, 1),
-            "train_loop_seconds": round(history.seconds, 1),
-        }
-    )
-    return make_record(
-        dataset=dataset,
-        split=split.protocol,
-        protocol=result.protocol,
-        model=variant,
-        metrics=metrics,
-        train_seconds=train_seconds,
-        eval_seconds=result.seconds,
-        peak_mb=peak_memory_mb(),
-        extra=extra,
-    )
+    return {
+        "nll": nll(logits, items, model.temperature_),
+        "ece": expected_calibration_error(logits, items, model.temperature_),
+        "nll_uncalibrated": nll(logits, items),
+        "temperature": float(model.temperature_),
+    }
+
+
+def synthetic_measure(model, split, on: str) -> dict[str, float]:
+    return {**calibration(model, split, on), "kl_category": synthetic_kl(model)}
 
 
 def synthetic_kl(model) -> float:
@@ -147,39 +139,45 @@ def synthetic_kl(model) -> float:
     return float(kl_divergence(true_next, model.predict_proba(truth.user_ids) @ onehot).mean())
 
 
+def worker(dataset: str, variant: str, seeds: int, params: list[str]) -> list[dict]:
+    import torch
+
+    from lmrec.experiment import ExperimentConfig, run_experiment, save_result
+
+    torch.set_num_threads(2)
+    overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in params)}
+    args = ["--datasets", dataset, "--variants", variant, "--seeds", str(seeds)]
+    cmd = command(__file__, *args, *(["--param", *params] if params else []))
+    config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd, run_dir=RUN_DIR)
+    result = run_experiment(config, [variant_spec(dataset, variant, overrides)])
+    return save_result(result, RECORDS, PER_USER)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument(
         "--variants", nargs="*", default=list(VARIANTS), choices=[*VARIANTS, *TEXT_VARIANTS]
     )
-    parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value")
+    parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
+    parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
-    overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
     if args.worker:
-        emit(
-            run(*args.worker, overrides),
-            "python benchmarks/transformer.py --datasets "
-            f"{args.worker[0]} --variants {args.worker[1]}"
-            + (" --param " + " ".join(args.param) if args.param else ""),
-        )
+        emit(worker(*args.worker, args.seeds, args.param))
         return
 
     for dataset in args.datasets:
         for variant in args.variants:
             start = time.perf_counter()
             extra = ["--param", *args.param] if args.param else []
-            record = run_worker(__file__, [dataset, variant, *extra], RESULTS)
-            if record is None:
-                continue
-            m = record["metrics"]
-            print(
-                f"{dataset:>16} {variant:>26} {time.perf_counter() - start:7.1f}s "
-                f"ndcg@10={m['ndcg@10']:.4f} recall@10={m['recall@10']:.4f} "
-                f"best_epoch={record['best_epoch']} seq/s={record['sequences_per_second']}",
-                flush=True,
-            )
+            records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds), *extra])
+            for record in records or []:
+                print(
+                    f"{dataset:>16} {variant:>26} {time.perf_counter() - start:7.1f}s "
+                    f"{summary(record)} chosen={record['chosen']}",
+                    flush=True,
+                )
     render()
 
 

@@ -1,43 +1,73 @@
 """Run one benchmark case in its own Python process, so ``peak_mb`` is that case's alone.
 
-A script calls itself with ``--worker ARGS``; the worker prints its record as one
-``RECORD {json}`` line (:func:`emit`), and the parent appends it to a results file
-(:func:`run_worker`) and, at the end, re-renders BENCHMARKS.md (:func:`render`).
+A script calls itself with ``--worker ARGS``; the worker runs its experiment through
+:mod:`lmrec.experiment`, writes the records and per-user scores itself
+(:func:`lmrec.experiment.save_result`) and prints them as one ``RECORDS [json]`` line
+(:func:`emit`) for the parent to summarise (:func:`run_worker`). At the end the parent
+re-renders BENCHMARKS.md (:func:`render`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PREFIX = "RECORD "
+RESULTS = ROOT / "benchmarks" / "results"
+PER_USER = RESULTS / "per_user"
+PREFIX = "RECORDS "
+#: Seeds per seeded model unless ``--seeds`` says otherwise.
+DEFAULT_SEEDS = 3
 
 
-def emit(record: dict, command: str) -> None:
-    """Worker side: print ``record`` (with the command that reproduces it) for the parent."""
-    record["command"] = command
-    print(PREFIX + json.dumps(record), flush=True)
+def seeds_arg(text: str) -> int:
+    """``--seeds`` as argparse type: a whole number >= 1 (lmrec.experiment.check_seeds)."""
+    from lmrec.errors import ConfigError
+    from lmrec.experiment import check_seeds
+
+    try:
+        return check_seeds(int(text))
+    except (ValueError, ConfigError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def run_worker(script: str | Path, worker_args: list[str], results: Path) -> dict | None:
-    """Parent side: run ``script --worker ARGS``, append its record to ``results``.
+def command(script: str, *args: str) -> str:
+    """The command line that re-creates one record: ``python benchmarks/SCRIPT ARGS``."""
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+
+
+def emit(records: list[dict]) -> None:
+    """Worker side: print the records written, for the parent."""
+    print(PREFIX + json.dumps(records), flush=True)
+
+
+def run_worker(script: str | Path, worker_args: list[str]) -> list[dict] | None:
+    """Parent side: run ``script --worker ARGS`` in a fresh process; its records, or None.
 
     A failed case prints the end of its stderr and returns None; the other cases go on.
     """
-    from lmrec.evaluate.report import write_records
-
     cmd = [sys.executable, str(script), "--worker", *worker_args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(PREFIX)]
     if proc.returncode != 0 or not lines:
         print(f"{' '.join(worker_args)} failed\n{proc.stderr[-3000:]}", file=sys.stderr)
         return None
-    record = json.loads(lines[-1][len(PREFIX) :])
-    write_records(results, [record])
-    return record
+    return json.loads(lines[-1][len(PREFIX) :])
+
+
+def summary(record: dict, columns: tuple[str, ...] = ("ndcg@10", "recall@10")) -> str:
+    """``ndcg@10=0.0723±0.0011`` for the given metrics of a record."""
+    parts = []
+    for name in columns:
+        if name not in record["metrics"]:
+            continue
+        half = (record.get("metrics_ci95") or {}).get(name)
+        pm = "" if half is None else f"±{half:.4f}"
+        parts.append(f"{name}={record['metrics'][name]:.4f}{pm}")
+    return " ".join(parts)
 
 
 def render() -> None:

@@ -132,3 +132,124 @@ def test_peak_memory_and_protocol_text():
     assert math.isnan(mb) or 1 < mb < 1_000_000
     assert "not comparable" in describe_protocol("sampled-100")
     assert "every item" in describe_protocol("full-ranking")
+
+
+# ------------------------------------------------------------------ reproducible records
+def test_record_names_the_code_that_ran():
+    from lmrec.evaluate.report import code_version, startup_code_version
+
+    record = _record()
+    version = code_version()
+    assert record["commit"] == startup_code_version()["commit"] == version["commit"]
+    assert len(record["commit"]) == 40 and int(record["commit"], 16) >= 0  # full hash
+    assert isinstance(record["dirty"], bool)
+
+
+def test_dirty_means_uncommitted_changes_to_tracked_code(tmp_path):
+    import subprocess
+
+    from lmrec.evaluate.report import code_version
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text("[]\n")
+    (tmp_path / "notes.md").write_text("n\n")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text("[1]\n")  # results: not code
+    (tmp_path / "notes.md").write_text("changed\n")  # outside src/ and benchmarks/
+    (tmp_path / "src" / "new.py").write_text("untracked\n")  # untracked: not what ran
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "src" / "a.py").write_text("x = 2\n")
+    version = code_version(tmp_path)
+    assert version["dirty"] is True and len(version["commit"]) == 40
+
+
+def test_absolute_paths_inside_the_repository_become_relative():
+    from lmrec.evaluate.report import relativise, repo_root
+
+    root = repo_root()
+    assert root is not None
+    record = _record(extra={"params": {"init_from": str(root / "runs" / "bench" / "x-mlm")}})
+    assert record["params"]["init_from"] == "runs/bench/x-mlm"
+    assert relativise({"a": ["text with / slash", 3]}, root) == {"a": ["text with / slash", 3]}
+
+
+def test_absolute_paths_outside_the_repository_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"record\.params\.init_from.*absolute path"):
+        _record(extra={"params": {"init_from": str(tmp_path / "elsewhere")}})
+
+
+def test_stored_benchmark_records_hold_no_absolute_paths():
+    import os
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    files = sorted(results.glob("*.json"))
+    assert files
+    for path in files:
+        for record in read_records(path):
+            for text in strings(record):
+                assert not os.path.isabs(text), f"{path.name} {record['model']}: {text}"
+
+
+def test_per_user_scores_round_trip_as_json(tmp_path):
+    import numpy as np
+
+    from lmrec.evaluate.report import per_user_filename, read_per_user, write_per_user
+
+    name = per_user_filename("ml-100k", "multi-interest-a+b", "full-ranking")
+    assert name == "ml-100k__multi-interest-a+b__full-ranking.json"
+    assert "/" not in per_user_filename("a/b", "m c", "p")
+    scores = np.array([[0.0, 1.0, 0.5], [0.25, 1.0, 0.0]])
+    path = write_per_user(
+        tmp_path / name,
+        dataset="ml-100k",
+        split="loo",
+        protocol="full-ranking",
+        model="m",
+        user_ids=[1, 2, 3],
+        seeds=[0, 1],
+        scores={"ndcg@10": scores},
+    )
+    body = read_per_user(path)
+    assert body["user_ids"] == ["1", "2", "3"] and body["seeds"] == [0, 1]
+    assert np.array_equal(body["scores"]["ndcg@10"], scores)
+    json.loads(path.read_text())  # plain JSON, no pickle
+    with pytest.raises(ConfigError, match="seeds × users"):
+        write_per_user(
+            tmp_path / "bad.json",
+            dataset="d",
+            split="s",
+            protocol="p",
+            model="m",
+            user_ids=[1, 2],
+            seeds=[0],
+            scores={"ndcg@10": scores},
+        )
+
+
+def test_a_missing_per_user_file_is_a_data_error(tmp_path):
+    from lmrec.evaluate.report import read_per_user
+
+    with pytest.raises(DataError, match="no such per-user scores file"):
+        read_per_user(tmp_path / "none.json")

@@ -5,7 +5,14 @@ A **record** is one model's metrics on one data set, split and protocol, as a JS
     {"dataset": "ml-100k", "split": "leave-one-out (...)", "protocol": "full-ranking",
      "model": "ease", "metrics": {"ndcg@10": 0.0723, "recall@10": 0.1485, ...},
      "train_seconds": 1.9, "eval_seconds": 0.4, "peak_mb": 512.0,
-     "commit": "3659413", "date": "2025-01-01T12:00:00+00:00"}
+     "commit": "3659413…", "dirty": false, "date": "2025-01-01T12:00:00+00:00"}
+
+``commit`` is the code that ran: HEAD when the process started, with ``dirty`` true when
+tracked files under ``src/`` or ``benchmarks/`` (results aside) differed from it. Records hold
+no absolute paths: a path inside the repository is stored relative to its root, any other
+absolute path is refused (:func:`relativise`), so a record means the same on every machine.
+Experiments over several seeds (:mod:`lmrec.experiment`) add ``seeds``, ``per_seed``,
+``metrics_ci95`` and a ``per_user_file`` with per-user scores for paired tests.
 
 The ``protocol`` ("full-ranking", "sampled-100", "rating") sits beside the numbers in every
 record, table and chart, so a sampled figure is never read as a full-ranking one. The CLI
@@ -15,8 +22,11 @@ record, table and chart, so a sampled figure is never read as a full-ranking one
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.table import Table
 from rich.text import Text
 
@@ -42,6 +53,8 @@ RECORD_KEYS: tuple[str, ...] = (
     "commit",
     "date",
 )
+#: Keys :func:`make_record` also writes (old records may lack them).
+CODE_KEYS: tuple[str, ...] = ("dirty",)
 #: Records with the same values for these keys describe the same experiment.
 RECORD_ID: tuple[str, ...] = ("dataset", "split", "protocol", "model")
 #: Columns :func:`metrics_table` shows when none are asked for (those present in some row).
@@ -67,21 +80,103 @@ def split_label(split_protocol: str, part: str) -> str:
     return split_protocol if part == "test" else f"{split_protocol}, {part}"
 
 
-def git_commit(repo: str | Path | None = None) -> str:
-    """Short git hash of ``repo`` (default: the checkout lmrec runs from), or "unknown"."""
-    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
+def _git(where: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(where), *args],
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else "unknown"
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit(repo: str | Path | None = None) -> str:
+    """Short git hash of ``repo`` (default: the checkout lmrec runs from), or "unknown"."""
+    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
+    commit = (_git(where, "rev-parse", "--short", "HEAD") or "").strip()
+    return commit or "unknown"
+
+
+def repo_root(repo: str | Path | None = None) -> Path | None:
+    """Root of the git checkout lmrec runs from (or of ``repo``); None outside git."""
+    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
+    top = (_git(where, "rev-parse", "--show-toplevel") or "").strip()
+    return Path(top) if top else None
+
+
+def code_version(repo: str | Path | None = None) -> dict[str, Any]:
+    """``{"commit": full HEAD hash, "dirty": bool}`` of the code that is running.
+
+    ``dirty`` is True when tracked files under ``src/`` or ``benchmarks/`` differ from HEAD
+    (``git status --porcelain --untracked-files=no``); ``benchmarks/results/`` is left out,
+    since benchmarks write there themselves. Outside git: commit "unknown", dirty None.
+    """
+    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
+    commit = (_git(where, "rev-parse", "HEAD") or "").strip()
+    if not commit:
+        return {"commit": "unknown", "dirty": None}
+    status = _git(
+        where,
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":/src",
+        ":/benchmarks",
+        ":(top,exclude)benchmarks/results",
+    )
+    return {"commit": commit, "dirty": None if status is None else bool(status.strip())}
+
+
+@functools.cache
+def startup_code_version() -> dict[str, Any]:
+    """:func:`code_version` taken once per process, at its first call.
+
+    Benchmarks and the CLI call it when they start, so a file edited while a long run goes on
+    does not change what the run's records say they ran.
+    """
+    return code_version()
+
+
+def relativise(value: Any, root: str | Path | None = None, where: str = "record") -> Any:
+    """``value`` with every absolute path made relative to the repository root.
+
+    Walks dicts, lists and tuples. A string that is an absolute path inside ``root``
+    (default: :func:`repo_root`) becomes a relative one; an absolute path outside it raises
+    :class:`ConfigError` naming the field, since a record must mean the same on every machine.
+    """
+    if isinstance(value, Mapping):
+        return {k: relativise(v, root, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [relativise(v, root, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str) and _is_absolute_path(value):
+        base = Path(root) if root is not None else repo_root()
+        path = Path(os.path.normpath(value))
+        if base is not None and path.is_relative_to(base.resolve()):
+            return path.relative_to(base.resolve()).as_posix() or "."
+        if base is not None and path.is_relative_to(base):
+            return path.relative_to(base).as_posix() or "."
+        raise ConfigError(
+            f"{where} = {value!r}: records may not hold absolute paths outside the "
+            f"repository ({base}); store a path relative to it or leave it out"
+        )
+    return value
+
+
+_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _is_absolute_path(text: str) -> bool:
+    """An absolute file path (``/x/y``, ``~/x``, ``C:\\x``), not a sentence with a slash."""
+    if "\n" in text or len(text) > 4096:
+        return False
+    return text.startswith(("/", "~/")) or bool(_WINDOWS_ABSOLUTE.match(text))
 
 
 def peak_memory_mb() -> float:
@@ -112,10 +207,13 @@ def make_record(
 ) -> dict[str, Any]:
     """One result in the format every lmrec report and benchmark uses.
 
-    Metric names are lower-cased (``NDCG@10`` → ``ndcg@10``); ``commit`` and ``date`` (ISO
-    8601, UTC) are filled in here. ``extra`` adds further keys (say ``command``, ``params``,
-    ``n_users``); it may not overwrite the keys above.
+    Metric names are lower-cased (``NDCG@10`` → ``ndcg@10``); ``commit``, ``dirty``
+    (:func:`startup_code_version`) and ``date`` (ISO 8601, UTC) are filled in here. ``extra``
+    adds further keys (say ``command``, ``params``, ``n_users``); it may not overwrite the
+    keys above. Absolute paths in ``extra`` are made relative to the repository root or
+    refused (:func:`relativise`).
     """
+    version = startup_code_version()
     record: dict[str, Any] = {
         "dataset": str(dataset),
         "split": str(split),
@@ -125,14 +223,15 @@ def make_record(
         "train_seconds": round(float(train_seconds), 3),
         "eval_seconds": round(float(eval_seconds), 3),
         "peak_mb": round(float(peak_mb), 1),
-        "commit": git_commit(),
+        "commit": version["commit"],
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dirty": version["dirty"],
     }
     if extra:
         clash = sorted(set(extra) & set(record))
         if clash:
             raise ConfigError(f"extra may not overwrite the record keys {clash}")
-        record.update(extra)
+        record.update(relativise(dict(extra)))
     return record
 
 
@@ -177,6 +276,68 @@ def write_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(list(merged.values()), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- per-user scores
+def per_user_filename(dataset: str, model: str, protocol: str) -> str:
+    """``<dataset>__<model>__<protocol>.json`` with anything but ``[A-Za-z0-9._+=-]`` → ``_``."""
+    parts = [re.sub(r"[^A-Za-z0-9._+=-]+", "_", str(p)) for p in (dataset, model, protocol)]
+    return "__".join(parts) + ".json"
+
+
+def write_per_user(
+    path: str | Path,
+    *,
+    dataset: str,
+    split: str,
+    protocol: str,
+    model: str,
+    user_ids: Sequence[object],
+    seeds: Sequence[int],
+    scores: Mapping[str, np.ndarray],
+) -> Path:
+    """Write per-user test scores (seeds × users per metric) as JSON, never pickle.
+
+    What :func:`lmrec.evaluate.stats.paired_test` needs to compare two models again later:
+    the user ids (so two files can be aligned) and each seed's per-user values.
+    """
+    users = [str(u) for u in user_ids]
+    body: dict[str, Any] = {
+        "dataset": dataset,
+        "split": split,
+        "protocol": protocol,
+        "model": model,
+        "seeds": [int(s) for s in seeds],
+        "user_ids": users,
+        "scores": {},
+    }
+    for name, values in scores.items():
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (len(seeds), len(users)):
+            raise ConfigError(
+                f"per-user {name} has shape {arr.shape}, expected seeds × users = "
+                f"{(len(seeds), len(users))}"
+            )
+        body["scores"][name] = [[round(float(v), 6) for v in row] for row in arr]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body, separators=(",", ":")) + "\n", encoding="utf-8")
+    return path
+
+
+def read_per_user(path: str | Path) -> dict[str, Any]:
+    """What :func:`write_per_user` wrote, with ``scores`` as numpy arrays (seeds × users)."""
+    path = Path(path)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such per-user scores file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a valid per-user scores file ({exc})") from None
+    if not isinstance(body, dict) or not {"user_ids", "scores", "seeds"} <= set(body):
+        raise DataError(f"{path}: lacks user_ids / scores / seeds; write it with write_per_user")
+    body["scores"] = {k: np.asarray(v, dtype=np.float64) for k, v in body["scores"].items()}
+    return body
 
 
 # --------------------------------------------------------------------------- tables

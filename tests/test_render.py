@@ -1,0 +1,93 @@
+"""benchmarks/render.py: intervals over seeds, paired tests, no claims for single seeds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmrec.evaluate.report import make_record, write_per_user
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def render(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "benchmarks" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    return module
+
+
+def _record(tmp_path, model, per_user, seeds=(0, 1, 2), deterministic=False):
+    users = [f"u{j}" for j in range(per_user.shape[1])]
+    name = f"d__{model}__full-ranking.json"
+    write_per_user(
+        tmp_path / name,
+        dataset="d",
+        split="loo",
+        protocol="full-ranking",
+        model=model,
+        user_ids=users,
+        seeds=list(seeds),
+        scores={"ndcg@10": per_user},
+    )
+    means = per_user.mean(axis=1)
+    return make_record(
+        dataset="d",
+        split="loo",
+        protocol="full-ranking",
+        model=model,
+        metrics={"ndcg@10": float(means.mean()), "recall@10": 0.1},
+        train_seconds=1.0,
+        eval_seconds=1.0,
+        peak_mb=1.0,
+        extra={
+            "seeds": list(seeds),
+            "deterministic": deterministic,
+            "metrics_ci95": {"ndcg@10": 0.0 if deterministic else 0.01, "recall@10": 0.0},
+            "per_user_file": name,
+        },
+    )
+
+
+def test_a_clear_gain_is_significant_and_a_tie_is_not(render, tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.random((1, 200))
+    ease = _record(tmp_path, "ease", base, seeds=(0,), deterministic=True)
+    better = _record(tmp_path, "transformer", np.repeat(base + 0.1, 3, axis=0))
+    same = _record(tmp_path, "transformer-fusion", np.repeat(base, 3, axis=0))
+    gain = render.paired(better, ease)
+    assert gain.difference == pytest.approx(0.1) and gain.significant()
+    assert "n.s." not in render.test_cell(gain)
+    tie = render.paired(same, ease)
+    assert not tie.significant() and "**n.s.**" in render.test_cell(tie)
+    assert render.value_ci(better, "ndcg@10").endswith("± 0.0100")
+    assert render.seed_note(ease) == "deterministic"
+
+
+def test_single_seed_records_get_no_test(render, tmp_path):
+    base = _record(tmp_path, "ease", np.zeros((1, 5)), seeds=(0,), deterministic=True)
+    old = {k: v for k, v in base.items() if k not in ("seeds", "per_user_file")}
+    one = _record(tmp_path, "als", np.ones((1, 5)), seeds=(0,))
+    assert render.paired(old, base) is None
+    assert render.paired(one, base) is None
+    assert render.test_cell(None) == "no test"
+    assert render.seed_note(old) == render.PRE_SEAMS
+
+
+def test_headline_lists_the_best_baseline_and_tests_every_variant(render, tmp_path):
+    rng = np.random.default_rng(1)
+    base = rng.random((1, 100))
+    records = [
+        _record(tmp_path, "ease", base, seeds=(0,), deterministic=True),
+        _record(tmp_path, "popular", base * 0.1, seeds=(0,), deterministic=True),
+        _record(tmp_path, "transformer", np.repeat(base + 0.05, 3, axis=0)),
+    ]
+    lines = render.headline({("d", "loo", "full-ranking"): records})
+    rows = [ln for ln in lines if ln.startswith("| d |")]
+    assert rows[0].startswith("| d | ease (best baseline) |")
+    assert "Δ +0.0500" in rows[1] and "n.s." not in rows[1]
