@@ -32,7 +32,7 @@ import math
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -295,15 +295,3 @@ def _existing(source: Path, key: str, from_cwd: str, from_run: str | None, run_d
         f"{source}: {key} {from_cwd!r} (relative to the directory the run was trained in) "
         f"is not found from here{where}; run from that directory or put the file back"
     )
-
-
-def with_params(run: RunInfo, **changes: Any) -> RunInfo:
-    """A copy of ``run`` with fields replaced (a thin :func:`dataclasses.replace`)."""
-    return replace(run, **changes)
-
-
-def as_dict(run: RunInfo) -> dict[str, Any]:
-    """The fields of ``run`` (without ``recorded``), for JSON output."""
-    fields = asdict(run)
-    fields.pop("recorded")
-    return fields
