@@ -4,11 +4,43 @@ from lmrec.models import EASE, make_model, load
 model = EASE(l2=50).fit(train)            # or make_model("ease", l2=50)
 model.save("runs/ease"); model = load("runs/ease")
 capabilities_table()                      # {"ease": ("score_histories",), ...}
+
+The registry is imported eagerly (it imports no model code); the classes below are imported
+on first use, so ``import lmrec.models.registry`` stays cheap (no pandas, no torch).
 """
 
-from lmrec.models.base import CAPABILITIES, Recommender, capabilities_table
-from lmrec.models.baselines import ALS, BPR, EASE, SVD, ItemKNN, MostPopular, SVDpp
-from lmrec.models.registry import MODEL_TYPES, load, make_model, model_params
+from importlib import import_module
+
+from lmrec.models.registry import (
+    MODEL_TYPES,
+    load,
+    make_model,
+    model_class,
+    model_names,
+    model_params,
+)
+
+#: Public class name -> module that defines it (imported lazily by ``__getattr__``).
+_LAZY = {
+    "Recommender": "lmrec.models.base",
+    "CAPABILITIES": "lmrec.models.base",
+    "capabilities_table": "lmrec.models.base",
+    "RepeatBaseline": "lmrec.models.repeat",
+    "ALS": "lmrec.models.factorization",
+    "BPR": "lmrec.models.factorization",
+    "EASE": "lmrec.models.neighbours",
+    "ItemKNN": "lmrec.models.neighbours",
+    "MostPopular": "lmrec.models.popular",
+    "SVD": "lmrec.models.ratings",
+    "SVDpp": "lmrec.models.ratings",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lmrec.models' has no attribute {name!r}")
+
 
 __all__ = [
     "ALS",
@@ -20,9 +52,12 @@ __all__ = [
     "ItemKNN",
     "MostPopular",
     "Recommender",
+    "RepeatBaseline",
     "SVDpp",
     "capabilities_table",
     "load",
     "make_model",
+    "model_class",
+    "model_names",
     "model_params",
 ]

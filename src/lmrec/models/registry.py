@@ -2,34 +2,77 @@
 
 :func:`make_model` builds a model from its name and keyword parameters (what the CLI does
 with ``--model ease --param l2=50``); :func:`load` restores a saved model directory.
+
+The table maps each name to ``"module:Class"`` and imports the class on first use, so
+listing the names (``lmrec --help``, error messages) imports no model code and no torch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmrec.errors import ConfigError, ModelFileError
-from lmrec.models.base import FORMAT_VERSION, Recommender
-from lmrec.models.baselines import ALS, BPR, EASE, SVD, ItemKNN, MostPopular, SVDpp
-from lmrec.models.multi_interest import MultiInterest
-from lmrec.models.repeat import RepeatBaseline
-from lmrec.models.sequential import SequenceTransformer
 
-#: Every loadable model type. Add a class here when you add a model.
-MODEL_TYPES: dict[str, type[Recommender]] = {
-    "popular": MostPopular,
-    "itemknn": ItemKNN,
-    "ease": EASE,
-    "als": ALS,
-    "bpr": BPR,
-    "svd": SVD,
-    "svdpp": SVDpp,
-    "transformer": SequenceTransformer,
-    "multi-interest": MultiInterest,
-    "repeat": RepeatBaseline,
+if TYPE_CHECKING:
+    from lmrec.models.base import Recommender
+
+#: Every loadable model type, as ``"module:Class"``. Add a line here when you add a model.
+_CLASS_PATHS: dict[str, str] = {
+    "popular": "lmrec.models.popular:MostPopular",
+    "itemknn": "lmrec.models.neighbours:ItemKNN",
+    "ease": "lmrec.models.neighbours:EASE",
+    "als": "lmrec.models.factorization:ALS",
+    "bpr": "lmrec.models.factorization:BPR",
+    "svd": "lmrec.models.ratings:SVD",
+    "svdpp": "lmrec.models.ratings:SVDpp",
+    "transformer": "lmrec.models.sequential:SequenceTransformer",
+    "multi-interest": "lmrec.models.multi_interest:MultiInterest",
+    "repeat": "lmrec.models.repeat:RepeatBaseline",
 }
+
+
+class _LazyTypes(Mapping[str, "type[Recommender]"]):
+    """A read-only name -> class mapping that imports each class when it is first looked up.
+
+    Iterating yields the names without importing anything; ``MODEL_TYPES[name]`` and
+    ``.items()`` import the classes (and so, for the Transformer, torch).
+    """
+
+    def __init__(self, paths: Mapping[str, str]):
+        self._paths = dict(paths)
+
+    def __getitem__(self, name: str) -> type[Recommender]:
+        module, _, attr = self._paths[name].partition(":")
+        return getattr(import_module(module), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        return f"MODEL_TYPES({self._paths!r})"
+
+
+#: Every loadable model type: name -> class, each class imported on first lookup.
+MODEL_TYPES: Mapping[str, type[Recommender]] = _LazyTypes(_CLASS_PATHS)
+
+
+def model_names() -> list[str]:
+    """The registered model names, in registry order (imports no model code)."""
+    return list(_CLASS_PATHS)
+
+
+def model_class(name: str) -> type[Recommender]:
+    """The class registered as ``name``; :class:`ConfigError` listing the known names if none."""
+    if name not in _CLASS_PATHS:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(_CLASS_PATHS)}")
+    return MODEL_TYPES[name]
 
 
 def model_params(cls: type[Recommender]) -> dict[str, Any]:
@@ -43,9 +86,7 @@ def make_model(name: str, **params: Any) -> Recommender:
     Raises :class:`ConfigError` for an unknown name (listing the known ones), an unknown
     parameter (listing the allowed ones with their defaults) or a value out of range.
     """
-    cls = MODEL_TYPES.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODEL_TYPES)}")
+    cls = model_class(name)
     allowed = model_params(cls)
     unknown = [p for p in params if p not in allowed]
     if unknown:
@@ -61,6 +102,8 @@ def make_model(name: str, **params: Any) -> Recommender:
 
 def load(path: str | Path) -> Recommender:
     """Restore any model saved with ``model.save(path)``."""
+    from lmrec.models.base import FORMAT_VERSION
+
     root = Path(path)
     config_path = root / "config.json"
     if not config_path.is_file():
@@ -81,9 +124,8 @@ def load(path: str | Path) -> Recommender:
             f"({config.get('lmrec_version')})"
         )
     name = config["model_type"]
-    cls = MODEL_TYPES.get(name)
-    if cls is None:
+    if name not in _CLASS_PATHS:
         raise ModelFileError(
-            f"{config_path}: unknown model_type {name!r}; known types: {sorted(MODEL_TYPES)}"
+            f"{config_path}: unknown model_type {name!r}; known types: {sorted(_CLASS_PATHS)}"
         )
-    return cls._from_saved(root, config)
+    return MODEL_TYPES[name]._from_saved(root, config)

@@ -1,8 +1,9 @@
-"""The ``lmrec`` command line, run for real on the synthetic data set (and ml-100k if staged)."""
+"""The ``lmrec`` commands, run for real on the synthetic data set (and ml-100k if staged)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,25 +145,48 @@ def test_data_info_ml100k():
     assert "interactions" in ok("data", "info", "ml-100k").stdout
 
 
-@pytest.mark.slow  # fits five models on ml-100k when it is staged (~10-20 s)
-def test_demo_end_to_end(tmp_path):
+def test_demo_falls_back_to_synthetic_and_saves_a_run(tmp_path, monkeypatch):
+    """Without ml-100k the demo says so and runs the same job on the synthetic data set."""
+    import lmrec.data.registry as registry
+
+    monkeypatch.setattr(registry, "search_dirs", lambda data_dir=None: [tmp_path / "nowhere"])
     out = tmp_path / "demo"
-    result = ok("demo", "--out", out, "--json")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(cache))
+    result = ok("demo", "--out", out, "--epochs", "2", "--json")
     report = json.loads(result.stdout)
-    fallback = find_dataset("ml-100k") is None
-    assert report["synthetic_fallback"] is fallback
-    assert report["dataset"] == ("synthetic" if fallback else "ml-100k")
-    if fallback:
-        assert "SYNTHETIC" in result.stderr
-    assert [r["model"] for r in report["records"]] == ["popular", "itemknn", "ease", "als", "bpr"]
+    assert report["synthetic_fallback"] is True and report["dataset"] == "synthetic"
+    assert "SYNTHETIC" in result.stderr
+    assert [r["model"] for r in report["records"]] == ["ease", "transformer"]
     assert all(r["protocol"] == "full-ranking" for r in report["records"])
-    assert len(report["recommendations"]) == 3
-    assert all(len(r["items"]) == 10 and r["items"][0]["title"] for r in report["recommendations"])
-    for name in RUN_FILES:
+    assert report["transformer"]["params"]["fusion"] == "add"
+    assert report["transformer"]["epochs_run"] <= 2
+    assert any(cache.rglob("*")), "the item texts were encoded into LMREC_CACHE_DIR"
+    shown = report["user"]
+    categories = shown["interests"]["categories"]
+    assert 1 <= len(categories) <= 5
+    probs = [c["p"] for c in categories]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    assert len(shown["items"]) == 10 and all(r["title"] for r in shown["items"])
+    for name in (*RUN_FILES, "curves.jsonl"):
         assert (out / name).is_file(), name
-    user = report["recommendations"][0]["user"]
-    again = json.loads(ok("recommend", out, "--user", user, "--json").stdout)
-    assert again["items"] == report["recommendations"][0]["items"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"] == "transformer" and run["data"] == "synthetic"
+    again = json.loads(ok("recommend", out, "--user", shown["user"], "--json").stdout)
+    assert again["items"] == shown["items"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    find_dataset("ml-100k") is None or not os.environ.get("LMREC_FULL_DEMO"),
+    reason="the full demo (~2-3 min) runs with LMREC_FULL_DEMO=1 and ml-100k staged",
+)
+def test_full_demo_beats_ease_on_ml100k(tmp_path):
+    """What `make demo` runs: the Transformer with item text beats EASE on ml-100k's test."""
+    report = json.loads(ok("demo", "--out", tmp_path / "demo", "--json").stdout)
+    assert report["dataset"] == "ml-100k" and report["synthetic_fallback"] is False
+    ndcg = {r["model"]: r["metrics"]["ndcg@10"] for r in report["records"]}
+    assert ndcg["transformer"] > ndcg["ease"] > 0.05
 
 
 # --------------------------------------------------------------------------- user errors
@@ -237,7 +261,8 @@ def test_pretrain_finetune_lora_and_interests(tmp_path, run_dir):
     ok("finetune", pre, "--out", ft, "--mode", "lora", "--param", "epochs=2")
     params = json.loads((ft / "config.json").read_text())["params"]
     assert params["finetune_mode"] == "lora" and params["objective"] == "causal"
-    assert params["init_from"] == str(pre.resolve())
+    assert params["init_from"] == "../pre"  # relative to the run directory, never absolute
+    assert json.loads((ft / "run.json").read_text())["params"]["init_from"] == "../pre"
     out = json.loads(
         ok("interests", ft, "--user", "1", "--top", "4", "--plot", png, "--json").stdout
     )
@@ -301,3 +326,80 @@ def test_train_multi_interest_and_show_source_weights(tmp_path, run_dir):
     assert bad.exit_code == 2 and "Traceback" not in bad.output  # after "fitting …" on stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "behaviour:fav" in bad.stderr
+
+
+# --------------------------------------------------------------------------- run directories
+def test_evaluate_needs_run_json(tmp_path, run_dir):
+    """A model directory without run.json cannot be evaluated: one line, exit 2."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(run_dir, bare)
+    (bare / "run.json").unlink()
+    result = lmrec("evaluate", bare)
+    assert_user_error(result)
+    assert "run.json" in result.stderr
+    ok("recommend", bare, "--user", "1")  # the model itself still loads
+
+
+def _strings(obj: object):
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _strings(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _strings(value)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def test_run_dir_stores_no_absolute_path_and_moves_with_its_data(tmp_path, monkeypatch):
+    """A data file is stored relative to the cwd and to the run dir; the pair can move."""
+    import shutil
+
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    events = [f"u{u},i{(u * 3 + t) % 12},{t}" for u in range(20) for t in range(6)]
+    lines = ["user,item,ts", *events]
+    (work / "data" / "events.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(work)
+    out = work / "runs" / "ease"  # an absolute --out: the command line is stored relative
+    result = ok("train", "data/events.csv", "--model", "ease", "--out", out)
+    assert "relative to this directory" in " ".join(result.stderr.split())  # rich wraps
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"] == "data/events.csv" and run["data_kind"] == "file"
+    assert run["paths_from_run_dir"] == {"data": "../../data/events.csv"}
+    for text in [*_strings(run), *_strings(json.loads((out / "config.json").read_text()))]:
+        assert not os.path.isabs(text), text
+    assert str(tmp_path) not in run["command"]
+    before = json.loads(ok("evaluate", out, "--json").stdout)[0]["metrics"]
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(work, moved)
+    monkeypatch.chdir(tmp_path)  # data/events.csv is not found from here: via the run dir
+    after = json.loads(ok("evaluate", moved / "runs" / "ease", "--json").stdout)[0]["metrics"]
+    assert after == before
+    (moved / "data" / "events.csv").unlink()
+    result = lmrec("evaluate", moved / "runs" / "ease")
+    assert_user_error(result)
+    assert "events.csv" in result.stderr
+
+
+TINY_TRANSFORMER = ["epochs=3", "dim=16", "heads=1", "layers=1", "max_len=10", "batch_size=128"]
+
+
+def test_plot_draws_the_training_curves_of_a_transformer_run(tmp_path, run_dir):
+    out = tmp_path / "tf"
+    params = [arg for pair in TINY_TRANSFORMER for arg in ("--param", pair)]
+    ok("train", "synthetic", "--model", "transformer", "--out", out, *params)
+    rows = [json.loads(line) for line in (out / "curves.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    png = tmp_path / "curves.png"
+    result = ok("plot", out, "--out", png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "3 epochs" in result.stdout and "best validation NDCG@10" in result.stdout
+    report = json.loads(ok("plot", out, "--json").stdout)
+    assert report["chart"] == str(out / "curves.png") and (out / "curves.png").is_file()
+    assert [r["loss"] for r in report["epochs"]] == [r["loss"] for r in rows]
+    result = lmrec("plot", run_dir)  # EASE is not trained epoch by epoch: no curves
+    assert_user_error(result)
+    assert "curves.jsonl" in result.stderr

@@ -1,0 +1,159 @@
+"""Look inside a run: ``recommend``, ``similar-items``, ``interests``, ``sources``, ``plot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lmrec.cli.display import (
+    category_table,
+    item_probability_table,
+    recommendation_table,
+    similar_items_table,
+    source_weights_table,
+)
+from lmrec.cli.options import JsonOpt, RunDirArg, out_console, print_json
+
+if TYPE_CHECKING:
+    from lmrec.models.base import Recommender
+
+
+def recommendation_rows(model: Recommender, user: str, k: int) -> list[dict[str, Any]]:
+    """A user's top-``k`` as rows: rank, item id, score, title."""
+    ids, scores = model.recommend(user, k=k)
+    keep = [j for j, item in enumerate(ids) if item != ""]
+    titles = model.titles([ids[j] for j in keep])
+    return [
+        {"rank": r, "item_id": str(ids[j]), "score": float(scores[j]), "title": title}
+        for r, (j, title) in enumerate(zip(keep, titles, strict=True), 1)
+    ]
+
+
+def recommend(
+    run_dir: RunDirArg,
+    user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of items.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Top-k items for one user, with titles when the data has them."""
+    from lmrec.models.registry import load
+
+    rows = recommendation_rows(load(run_dir), user, k)
+    if as_json:
+        print_json({"user": user, "k": k, "items": rows})
+        return
+    out_console().print(recommendation_table(user, rows))
+
+
+def similar_items(
+    run_dir: RunDirArg,
+    item: Annotated[str, typer.Option("--item", help="External item id.", show_default=False)],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of items.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """The items nearest to one item by cosine of the model's item vectors (text-fused).
+
+    Models without item vectors use the cosine of the items' user columns."""
+    import math
+
+    from lmrec.models.registry import load
+
+    model = load(run_dir)
+    ids, scores = model.similar_items(item, k=k)
+    keep = [i for i, s in enumerate(scores) if math.isfinite(s)]
+    ids, scores = [str(ids[i]) for i in keep], [float(scores[i]) for i in keep]
+    titles = model.titles(ids) if ids else []
+    rows = [
+        {"rank": r + 1, "item_id": i, "title": t, "similarity": round(s, 6)}
+        for r, (i, t, s) in enumerate(zip(ids, titles, scores, strict=True))
+    ]
+    if as_json:
+        print_json({"item": item, "k": k, "items": rows})
+        return
+    (title,) = model.titles([item])
+    out_console().print(similar_items_table(item, title, rows))
+
+
+def interests(
+    run_dir: Annotated[Path, typer.Argument(help="A transformer run directory.")],
+    user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
+    top: Annotated[int, typer.Option("--top", help="How many categories and items.")] = 10,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Write a bar chart of the categories (PNG).", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A user's calibrated interest distribution: top categories and items with probabilities."""
+    from lmrec.evaluate.report import interest_chart
+    from lmrec.models.registry import load
+
+    model = load(run_dir)
+    model._require("interests", f"{run_dir}; train one with lmrec train --model transformer")
+    result = model.interests(user, top_items=top, top_categories=top)
+    if plot is not None:
+        interest_chart(result, plot, title=f"user {user}: p(category | history)")
+    if as_json:
+        print_json({"user": user, **result.as_dict()})
+        return
+    out = out_console()
+    out.print(category_table(user, result.categories, result.category_probs, result.temperature))
+    titles = model.titles(result.item_ids)
+    out.print(item_probability_table(user, result.item_ids, titles, result.item_probs))
+    if plot is not None:
+        out.print(f"chart: {plot}")
+
+
+def sources(
+    run_dir: Annotated[Path, typer.Argument(help="A multi-interest run directory.")],
+    user: Annotated[
+        list[str], typer.Option("--user", help="External user id (repeatable).", show_default=False)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """How much each interest source (behaviours, ratings, review text) counts for a user."""
+    from lmrec.models.registry import load
+
+    model = load(run_dir)
+    model._require("source_weights", f"{run_dir}; train one with --model multi-interest")
+    weights = model.source_weights_of(user)
+    rows = {str(u): {str(k): float(v) for k, v in weights.loc[u].items()} for u in weights.index}
+    if as_json:
+        print_json({"users": rows})
+        return
+    params = model.get_params()  # the weighting parameter's name differs between versions
+    weighting = params.get("source_weighting", params.get("fusion"))
+    out_console().print(source_weights_table(rows, weighting))
+
+
+def plot(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run directory with training curves (curves.jsonl).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="PNG to write (default: RUN/curves.png).", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draw a run's training curves (loss, learning rate, validation NDCG@10 per epoch)."""
+    from lmrec.cli.display import curves_chart
+    from lmrec.train.curves import read_curves
+
+    rows = read_curves(run_dir)
+    path = curves_chart(rows, out or run_dir / "curves.png", title=f"training curves: {run_dir}")
+    if as_json:
+        print_json({"run_dir": str(run_dir), "chart": str(path), "epochs": rows})
+        return
+    scored = [r for r in rows if r.get("valid_ndcg@10") is not None]
+    best = max(scored, key=lambda r: r["valid_ndcg@10"]) if scored else None
+    summary = (
+        f"; best validation NDCG@10 {best['valid_ndcg@10']:.4f} at epoch {best['epoch']}"
+        if best
+        else ""
+    )
+    out_console().print(f"{len(rows)} epochs{summary}\nchart: {path}")
