@@ -162,9 +162,15 @@ class ExperimentConfig:
     split_seed: int = 0
     command: str | None = None
     run_dir: str = "runs/experiment"
+    #: Repeat-aware ranking mode (``new-items`` or ``repeats``, see
+    #: :mod:`lmrec.evaluate.ranking`); None follows the data and notes repeat targets.
+    mode: str | None = None
 
     def __post_init__(self) -> None:
+        from lmrec.evaluate.ranking import resolve_mode
+
         check_seeds(self.seeds)
+        object.__setattr__(self, "mode", resolve_mode(self.mode))
         if self.on not in ("valid", "test"):
             raise ConfigError(f"on must be 'valid' or 'test', got {self.on!r}")
         if self.negatives is not None and self.negatives < 1:
@@ -193,6 +199,8 @@ class ModelOutcome:
     runs: list[SeedRun]
     user_ids: np.ndarray | None  # test users in per-user order; None if unavailable
     records: list[dict[str, Any]]
+    #: The last seed's fitted model (what the demo saves and shows), not part of records.
+    model: Recommender | None = field(default=None, repr=False, compare=False)
 
     def per_user(self, metric: str = TUNE_METRIC) -> np.ndarray:
         """Seeds × users array of a ranking metric, users in :attr:`user_ids` order."""
@@ -315,7 +323,8 @@ def _tune(
     for i, (params, tried) in enumerate(zip(points, choices, strict=True), 1):
         model, _, _ = fitter.build(spec, params, 0 if spec.seeded else None)
         model.fit_split(split, "valid")
-        result = evaluate(model, split, "valid", ks=(10,), progress=False)
+        mode = fitter.config.mode
+        result = evaluate(model, split, "valid", ks=(10,), progress=False, mode=mode)
         score = float(result.metrics[TUNE_METRIC])
         tuning.append({"params": tried, f"valid_{TUNE_METRIC}": round(score, 6)})
         progress(f"{spec.model_label}: tuning {i}/{len(points)} {tried} valid {score:.4f}")
@@ -335,15 +344,61 @@ def _ranking_user_ids(split: Split, on: str, result: EvalResult) -> np.ndarray |
 
 
 def _score(model: Recommender, split: Split, config: ExperimentConfig) -> list[EvalResult]:
-    """Ranking metrics, plus RMSE/MAE for rating models when the targets carry ratings."""
-    on = config.on
+    return score_fitted(
+        model, split, config.on, ks=config.ks, negatives=config.negatives, mode=config.mode
+    )
+
+
+def score_fitted(
+    model: Recommender,
+    split: Split,
+    on: Literal["valid", "test"],
+    *,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    negatives: int | None = None,
+    mode: str | None = None,
+    progress: bool = False,
+) -> list[EvalResult]:
+    """Ranking metrics of a model already fitted for ``on``, plus RMSE/MAE for rating models
+    when the targets carry ratings (what every seed of an experiment, and ``lmrec evaluate``
+    on a saved run, computes)."""
     results = [
-        evaluate(model, split, on, ks=config.ks, negatives=config.negatives, seed=0, progress=False)
+        evaluate(
+            model,
+            split,
+            on,
+            ks=ks,
+            negatives=negatives,
+            seed=0,
+            progress=progress,
+            mode=mode,
+        )
     ]
     targets = split.targets(on)
     if model.predicts_ratings and targets["rating"].notna().any():
         results.append(evaluate_ratings(model, targets, split_name=split.protocol, part=on))
     return results
+
+
+def fitted_records(
+    label: str,
+    dataset: str,
+    split: Split,
+    on: str,
+    results: Sequence[EvalResult],
+    fit_seconds: float,
+    params: Mapping[str, Any],
+    command: str | None = None,
+) -> list[dict[str, Any]]:
+    """Records of one fitted model (one seed, no tuning) in the experiment's format: what
+    ``lmrec evaluate`` writes for a saved run."""
+    seed = int(params.get("seed", 0))
+    run = SeedRun(seed, dict(params), tuple(results), fit_seconds, {})
+    config = ExperimentConfig(str(dataset), seeds=1, on=on, command=command)  # type: ignore[arg-type]
+    seeded = "seed" in params
+    return _records(
+        ModelSpec(label), {}, [], [run], config, dataset, split_label(split.protocol, on), seeded
+    )
 
 
 def run_experiment(
@@ -426,7 +481,7 @@ def _run_seeds(
         say(f"{spec.model_label}: seed {seed} fit {fit_seconds:.1f} s, {TUNE_METRIC} {ndcg:.4f}")
     ids = user_ids(runs[0].results[0]) if runs[0].results[0].per_user else None
     records = _records(spec, choice, tuning, runs, config, fitter.dataset, split_name, spec.seeded)
-    return ModelOutcome(spec, chosen, tuning, not spec.seeded, runs, ids, records)
+    return ModelOutcome(spec, chosen, tuning, not spec.seeded, runs, ids, records, model)
 
 
 def _records(
@@ -469,6 +524,12 @@ def _records(
             ),
             "n_users": first.n_users,
         }
+        if first.mode:  # ranking results: which repeat mode, and what it left out
+            extra.update(
+                mode=first.mode, n_targets=first.n_targets, repeat_targets=first.repeat_targets
+            )
+        if first.note:
+            extra["note"] = first.note
         infos = [run.info for run in runs]
         if any(infos):
             extra["per_seed_info"] = infos
@@ -704,6 +765,7 @@ def compare(
     split_seed: int = 0,
     command: str | None = None,
     progress: Progress | None = None,
+    mode: str | None = None,
 ) -> ExperimentResult:
     """What ``lmrec compare`` runs: each named model with its params (and optional grid),
     ``seeds`` seeds, scored on ``on`` of the ``split`` of ``data`` (a name or table file).
@@ -726,6 +788,7 @@ def compare(
         sep=sep,
         split_seed=split_seed,
         command=command,
+        mode=mode,
     )
     specs = [
         ModelSpec(
@@ -747,8 +810,10 @@ __all__ = [
     "check_seeds",
     "compare",
     "cross_validate_ratings",
+    "fitted_records",
     "load_experiment_split",
     "run_cold_start",
     "run_experiment",
     "save_result",
+    "score_fitted",
 ]

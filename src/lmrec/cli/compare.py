@@ -1,16 +1,10 @@
-"""``lmrec compare``, and the one fit → score → record routine it and ``evaluate`` share.
-
-:func:`run_compare` is the whole orchestration (fit each model for a part of a split, score
-it, write records) in one function, so that it can be swapped for ``lmrec.experiment``
-when that exists.
-"""
+"""``lmrec compare``: several models on one split, through :func:`lmrec.experiment.compare`
+(the path every benchmark takes): grids chosen on validation, N seeds, mean ± 95% interval."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,94 +15,18 @@ from lmrec.cli.options import (
     JsonOpt,
     NegativesOpt,
     OnOpt,
-    SeedOpt,
+    ProtocolOpt,
+    SeedsOpt,
     SepOpt,
     SplitOpt,
     check_on,
+    command_argv,
     err_console,
     out_console,
     parse_columns,
     print_json,
-    show_progress,
 )
 from lmrec.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lmrec.data.split import Part, Split
-    from lmrec.evaluate.ranking import EvalResult
-    from lmrec.models.base import Recommender
-
-
-def score(
-    model: Recommender, split: Split, on: Part, negatives: int | None, seed: int
-) -> list[EvalResult]:
-    """Ranking metrics, plus RMSE/MAE for rating models when the targets carry ratings."""
-    from lmrec.evaluate.ranking import evaluate, evaluate_ratings
-
-    results = [evaluate(model, split, on, negatives=negatives, seed=seed, progress=show_progress())]
-    targets = split.targets(on)
-    if model.predicts_ratings and targets["rating"].notna().any():
-        results.append(evaluate_ratings(model, targets, split_name=split.protocol, part=on))
-    return results
-
-
-def records_of(
-    model_name: str,
-    dataset: str,
-    split: Split,
-    on: str,
-    results: Sequence[EvalResult],
-    fit_seconds: float,
-    params: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """One record (:func:`lmrec.evaluate.report.make_record`) per evaluation result."""
-    from lmrec.evaluate.report import make_record, peak_memory_mb, split_label
-
-    return [
-        make_record(
-            dataset=dataset,
-            split=split_label(split.protocol, on),
-            protocol=r.protocol,
-            model=model_name,
-            metrics=r.metrics,
-            train_seconds=fit_seconds,
-            eval_seconds=r.seconds,
-            peak_mb=peak_memory_mb(),
-            extra={"n_users": r.n_users, "params": params},
-        )
-        for r in results
-    ]
-
-
-def run_compare(
-    dataset: str,
-    split: Split,
-    names: Sequence[str],
-    params: dict[str, dict[str, Any]],
-    on: Part,
-    negatives: int | None,
-    seed: int,
-) -> tuple[list[dict[str, Any]], dict[str, Recommender]]:
-    """Fit every model for ``on`` (``fit_split``) and score it on ``on``: records and models."""
-    from lmrec.models.registry import make_model
-
-    err = err_console()
-    records: list[dict[str, Any]] = []
-    fitted: dict[str, Recommender] = {}
-    for i, name in enumerate(names, 1):
-        model = make_model(name, **params[name])
-        err.print(f"[{i}/{len(names)}] fitting {name}…")
-        start = time.perf_counter()
-        model.fit_split(split, on)
-        fit_seconds = time.perf_counter() - start
-        results = score(model, split, on, negatives, seed)
-        err.print(
-            f"[{i}/{len(names)}] {name}: fit {fit_seconds:.2f} s, "
-            f"eval {sum(r.seconds for r in results):.2f} s"
-        )
-        records += records_of(name, dataset, split, on, results, fit_seconds, params[name])
-        fitted[name] = model
-    return records, fitted
 
 
 def compare(
@@ -125,7 +43,8 @@ def compare(
     split: SplitOpt = "loo",
     on: OnOpt = "test",
     negatives: NegativesOpt = None,
-    seed: SeedOpt = 0,
+    seeds: SeedsOpt = 1,
+    protocol: ProtocolOpt = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Write a PNG bar chart of ndcg@10.", show_default=False),
@@ -139,18 +58,38 @@ def compare(
     data: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit several models on one split and compare them in one table."""
+    """Fit several models on one split and compare them in one table (mean ± 95% interval
+    over --seeds seeds for seeded models)."""
     from lmrec.evaluate.report import bar_chart, describe_protocol, metrics_table, write_records
+    from lmrec.experiment import check_seeds
+    from lmrec.experiment import compare as run_compare
     from lmrec.models.params import parse_grouped_params
-    from lmrec.runs import build_split
+    from lmrec.runs import portable_command
 
     check_on(on)
+    check_seeds(seeds)
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise ConfigError("--models is empty; give names like --models popular,itemknn,ease")
-    params = parse_grouped_params(names, param or [], seed)
-    dataset, the_split = build_split(name_or_path, data, parse_columns(columns), sep, split, seed)
-    rows, _ = run_compare(dataset, the_split, names, params, on, negatives, seed)  # type: ignore[arg-type]
+    params = parse_grouped_params(names, param or [], None)
+    result = run_compare(
+        name_or_path,
+        names,
+        params,
+        split=split,
+        seeds=seeds,
+        on=on,  # type: ignore[arg-type]
+        negatives=negatives,
+        data_dir=data,
+        columns=parse_columns(columns),
+        sep=sep,
+        command=portable_command(command_argv()),
+        progress=err_console().print,
+        mode=protocol,
+    )
+    rows = result.records
+    for note in dict.fromkeys(r["note"] for r in rows if r.get("note")):
+        err_console().print(f"note: {note}", style="yellow")
     if records is not None:
         write_records(records, rows)
     if plot is not None:

@@ -75,13 +75,12 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """The main job: the Transformer with item text against EASE on ml-100k, and a user."""
-    from lmrec.cli.compare import records_of, score
     from lmrec.cli.explore import recommendation_rows
     from lmrec.data.registry import find_dataset, load_dataset, search_dirs
     from lmrec.data.split import split_dataset
     from lmrec.evaluate.report import describe_protocol, metrics_table
+    from lmrec.experiment import ExperimentConfig, ModelSpec, run_experiment
     from lmrec.models.params import parse_params
-    from lmrec.models.registry import make_model
     from lmrec.runs import RunInfo, portable_command, save_run
 
     started = time.perf_counter()
@@ -112,62 +111,36 @@ def demo(
         f"test {summary['test']:,} events"
     )
 
-    # EASE: l2 chosen on validation (fitted on train), then refitted on train+valid.
-    err = err_console()
-    valid_ndcg = {}
-    for l2 in EASE_L2_GRID:
-        candidate = make_model("ease", l2=l2).fit_split(split, "valid")
-        (result,) = score(candidate, split, "valid", None, 0)
-        valid_ndcg[l2] = result.metrics["ndcg@10"]
-    best_l2 = max(EASE_L2_GRID, key=lambda l2: valid_ndcg[l2])
-    err.print(
-        "EASE l2 on validation (NDCG@10): "
-        + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in valid_ndcg.items())
-        + f" → l2={best_l2:g}"
-    )
-    ease_params = {"l2": best_l2}
-    start = time.perf_counter()
-    ease = make_model("ease", **ease_params).fit_split(split, "test")
-    ease_seconds = time.perf_counter() - start
-    rows = records_of(
-        "ease",
-        dataset.name,
-        split,
-        "test",
-        score(ease, split, "test", None, 0),
-        ease_seconds,
-        ease_params,
-    )
-
-    # The Transformer with item text: text encoding (cached on disk) counts in its fit time.
+    # One experiment (lmrec.experiment, the path every comparison takes): EASE with l2
+    # chosen on validation then refitted on train+valid; the Transformer with item text
+    # trained on train with early stopping on validation, conditioned on train+valid.
     pairs = [f"{k}={v}" for k, v in DEMO_TRANSFORMER.items()]
     if epochs is not None:
         pairs.append(f"epochs={epochs}")
-    params = parse_params("transformer", pairs, seed=0)
-    # The loop's per-epoch lines go to stdout: only for a person watching, never with --json.
+    params = parse_params("transformer", pairs)
+    # The loop's per-epoch lines: only for a person watching, never with --json.
     params["progress"] = show_progress() and not as_json
+    err = err_console()
     err.print(
-        "fitting the Transformer with item text (" + ", ".join(pairs) + "): encodes the item "
-        "texts with the bundled MiniLM (cached after the first run), then trains with early "
-        "stopping on validation NDCG@10…"
+        "EASE: l2 from " + ", ".join(f"{v:g}" for v in EASE_L2_GRID) + " chosen on validation; "
+        "the Transformer with item text (" + ", ".join(pairs) + "): encodes the item texts with "
+        "the bundled MiniLM (cached after the first run), then trains with early stopping on "
+        "validation NDCG@10…"
     )
-    model = make_model("transformer", **params)
-    start = time.perf_counter()
-    model.fit_split(split, "test")
-    fit_seconds = time.perf_counter() - start
+    config = ExperimentConfig(dataset.name, seeds=1, command=portable_command(command_argv()))
+    specs = [
+        ModelSpec("ease", grid={"l2": list(EASE_L2_GRID)}),
+        ModelSpec("transformer", params=params),
+    ]
+    result = run_experiment(config, specs, progress=err.print, split=(dataset.name, split))
+    rows = result.records
+    valid_ndcg = {t["params"]["l2"]: t["valid_ndcg@10"] for t in result.outcomes["ease"].tuning}
+    model = result.outcomes["transformer"].model
+    fit_seconds = result.outcomes["transformer"].runs[0].fit_seconds
     history = model.history_
     err.print(
         f"Transformer: {len(history.losses)} epochs in {fit_seconds:.0f} s, best validation "
         f"NDCG@10 {history.best_score:.4f} at epoch {history.best_epoch + 1}"
-    )
-    rows += records_of(
-        "transformer",
-        dataset.name,
-        split,
-        "test",
-        score(model, split, "test", None, 0),
-        fit_seconds,
-        params,
     )
     console.print(metrics_table(rows, metrics=DEMO_METRICS, title=f"{dataset.name} · test"))
     console.print(
@@ -188,7 +161,7 @@ def demo(
         split="loo",
         seed=0,
         model="transformer",
-        params=params,
+        params={**params, "seed": 0},
         split_protocol=split.protocol,
         fit_seconds=fit_seconds,
         command=portable_command(command_argv()),

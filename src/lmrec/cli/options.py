@@ -73,6 +73,23 @@ NegativesOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        help="Repeat-aware ranking: new-items (seen items excluded, repeat targets left out "
+        "and counted) or repeats (nothing excluded). Default: new-items, with a note when "
+        "the data has repeat targets.",
+        show_default=False,
+    ),
+]
+SeedsOpt = Annotated[
+    int,
+    typer.Option(
+        "--seeds",
+        help="Fit each seeded model with seeds 0..N-1; tables show the mean and a 95% interval.",
+    ),
+]
 RunDirArg = Annotated[Path, typer.Argument(help="A directory written by `lmrec train`.")]
 
 

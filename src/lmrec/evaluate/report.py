@@ -360,6 +360,8 @@ def metrics_table(
 ) -> Table:
     """A table with one row per record: model, protocol, the chosen metrics and timings.
 
+    Records over several seeds show ``mean ± half-width`` of the 95% interval.
+
     ``metrics`` defaults to those of :data:`DEFAULT_TABLE_METRICS` some row has. The data set
     and split go in the title when all rows share them, otherwise in columns. The protocol
     column is always there, so a sampled number never looks like a full-ranking one.
@@ -391,7 +393,12 @@ def metrics_table(
         if len(splits) > 1:
             cells.append(str(r.get("split", "")))
         cells.append(str(r.get("protocol", "")))
-        cells += [_fmt(r.get("metrics", {}).get(m)) for m in metrics]
+        ci95 = r.get("metrics_ci95") or {}
+        for m in metrics:
+            cell = _fmt(r.get("metrics", {}).get(m))
+            if ci95.get(m):  # over seeds: mean ± the 95% half-width (0/None: one number)
+                cell += f" ± {_fmt(ci95[m])}"
+            cells.append(cell)
         cells += [
             _fmt(r.get("train_seconds"), 2),
             _fmt(r.get("eval_seconds"), 2),
