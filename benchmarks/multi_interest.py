@@ -33,7 +33,7 @@ VARIANTS: dict[str, dict[str, dict[str, object]]] = {
         "multi-interest-behaviour+rating": {"sources": "behaviour:rate,rating"},
         "multi-interest-behaviour+rating+text-fixed": {
             "sources": "behaviour:rate,rating,review",
-            "fusion": "fixed",
+            "source_weighting": "fixed",
             "source_weights": "behaviour:rate=1,rating=1,review=1",
         },
         "multi-interest-behaviour+rating+text-learned": {"sources": "behaviour:rate,rating,review"},
@@ -43,7 +43,7 @@ VARIANTS: dict[str, dict[str, dict[str, object]]] = {
         "multi-interest-buy+view": {"sources": "behaviour:buy,behaviour:view"},
         "multi-interest-buy+view+fav-fixed": {
             "sources": "behaviour:buy,behaviour:view,behaviour:fav",
-            "fusion": "fixed",
+            "source_weighting": "fixed",
             "source_weights": "behaviour:buy=1,behaviour:view=1,behaviour:fav=1",
         },
         "multi-interest-buy+view+fav-learned": {

@@ -96,7 +96,7 @@ def test_learned_gate_prefers_the_informative_source_and_beats_the_noisy_one(wor
     assert (weights["behaviour:view"] > weights["behaviour:fav"]).mean() > 0.9
     noisy = MultiInterest(
         sources="behaviour:view,behaviour:fav",
-        fusion="fixed",
+        source_weighting="fixed",
         source_weights="behaviour:fav=1",
         target_behaviour="buy",
         **FAST,
@@ -110,7 +110,7 @@ def test_fixed_weights_are_used_as_given_and_renormalised_per_user(world):
     train, _ = world
     model = MultiInterest(
         sources="behaviour:view,behaviour:fav,rating",
-        fusion="fixed",
+        source_weighting="fixed",
         source_weights="behaviour:view=3,behaviour:fav=1",
         target_behaviour="buy",
         **{**FAST, "epochs": 2},
@@ -183,8 +183,8 @@ def test_review_source_uses_the_users_own_review_text(tmp_path):
         ({"sources": "behaviour:view,clicks"}, "unknown source 'clicks'"),
         ({"sources": "review"}, "source 'review' has no review text"),
         ({"sources": "behaviour:cart"}, "source 'behaviour:cart' has no events"),
-        ({"fusion": "fixed"}, "fusion='fixed' needs source_weights"),
-        ({"fusion": "average"}, "fusion must be one of"),
+        ({"source_weighting": "fixed"}, "source_weighting='fixed' needs source_weights"),
+        ({"source_weighting": "average"}, "source_weighting must be one of"),
         ({"source_weights": "behaviour:view=-1"}, "negative weight"),
         ({"source_weights": "behaviour:view=heavy"}, "is not 'source=number'"),
         ({"source_weights": "behaviour:view=0,behaviour:fav=0"}, "all zero"),
