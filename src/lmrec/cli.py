@@ -800,7 +800,7 @@ def sources(
     if as_json:
         _print_json({"users": {u: weights.loc[u].to_dict() for u in weights.index}})
         return
-    table = Table(title=f"source weights α ({model.fusion} fusion); rows sum to 1")
+    table = Table(title=f"source weights α ({model.source_weighting} weighting); rows sum to 1")
     table.add_column("user")
     for source in weights.columns:
         table.add_column(source, justify="right")
