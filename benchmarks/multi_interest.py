@@ -39,7 +39,7 @@ from workers import (  # noqa: E402
 
 RECORDS = RESULTS / "multi_interest.json"
 #: MultiInterest's parameter choosing fixed or learned source weights (one name to change).
-WEIGHTING = "fusion"
+WEIGHTING = "source_weighting"
 #: Metric-name prefix of the mean source weights α over the test users.
 WEIGHT_PREFIX = "source_weight:"
 

@@ -310,7 +310,8 @@ def test_train_multi_interest_and_show_source_weights(tmp_path, run_dir):
     csv = tmp_path / "events.csv"
     csv.write_text("\n".join(lines) + "\n")
     out = tmp_path / "multi"
-    params = ["--param", "sources=behaviour:view,behaviour:buy", "--param", "fusion=fixed",
+    params = ["--param", "sources=behaviour:view,behaviour:buy",
+              "--param", "source_weighting=fixed",
               "--param", "source_weights=behaviour:view=3,behaviour:buy=1",
               "--param", "epochs=2", "--param", "dim=8"]  # fmt: skip
     ok("train", csv, "--model", "multi-interest", "--out", out, "--split", "random", *params)

@@ -64,13 +64,7 @@ HISTORY_VS_SCORE: dict[str, str] = {"als": "close", "bpr": "different"}
 
 #: Known bugs on other branches: (model type, test) -> reason. Each becomes a strict xfail,
 #: so the fix turns it into a failure that says "remove me".
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("transformer", "threads"): "score_histories swaps self.sequences_; fixed on the model branch",
-    ("transformer", "history_input"): (
-        "SequenceTransformer overrides score_histories and skips the base's input checks; "
-        "fixed when it implements _score_histories (model branch)"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 NAMES = list(MODEL_TYPES)
 HISTORY_NAMES = [n for n in NAMES if MODEL_TYPES[n].supports("score_histories")]

@@ -96,7 +96,7 @@ def test_learned_gate_prefers_the_informative_source_and_beats_the_noisy_one(wor
     assert (weights["behaviour:view"] > weights["behaviour:fav"]).mean() > 0.9
     noisy = MultiInterest(
         sources="behaviour:view,behaviour:fav",
-        fusion="fixed",
+        source_weighting="fixed",
         source_weights="behaviour:fav=1",
         target_behaviour="buy",
         **FAST,
@@ -110,7 +110,7 @@ def test_fixed_weights_are_used_as_given_and_renormalised_per_user(world):
     train, _ = world
     model = MultiInterest(
         sources="behaviour:view,behaviour:fav,rating",
-        fusion="fixed",
+        source_weighting="fixed",
         source_weights="behaviour:view=3,behaviour:fav=1",
         target_behaviour="buy",
         **{**FAST, "epochs": 2},
@@ -183,8 +183,8 @@ def test_review_source_uses_the_users_own_review_text(tmp_path):
         ({"sources": "behaviour:view,clicks"}, "unknown source 'clicks'"),
         ({"sources": "review"}, "source 'review' has no review text"),
         ({"sources": "behaviour:cart"}, "source 'behaviour:cart' has no events"),
-        ({"fusion": "fixed"}, "fusion='fixed' needs source_weights"),
-        ({"fusion": "average"}, "fusion must be one of"),
+        ({"source_weighting": "fixed"}, "source_weighting='fixed' needs source_weights"),
+        ({"source_weighting": "average"}, "source_weighting must be one of"),
         ({"source_weights": "behaviour:view=-1"}, "negative weight"),
         ({"source_weights": "behaviour:view=heavy"}, "is not 'source=number'"),
         ({"source_weights": "behaviour:view=0,behaviour:fav=0"}, "all zero"),
@@ -201,3 +201,45 @@ def test_bad_settings_are_clear_config_errors(world, params, message):
 def test_parse_weights():
     assert parse_weights(None) == {}
     assert parse_weights(" rating=0.5 , behaviour:buy=2") == {"rating": 0.5, "behaviour:buy": 2.0}
+
+
+def test_old_files_with_fusion_load_with_source_weighting(tmp_path, world):
+    """Models saved before ``fusion`` was renamed ``source_weighting`` still load."""
+    import json
+
+    train, _ = world
+    model = MultiInterest(
+        sources="behaviour:view,behaviour:fav",
+        source_weighting="fixed",
+        source_weights="behaviour:view=3,behaviour:fav=1",
+        **{**FAST, "epochs": 1},
+    ).fit(train)
+    path = model.save(tmp_path / "old")
+    config = json.loads((path / "config.json").read_text())
+    config["params"]["fusion"] = config["params"].pop("source_weighting")
+    (path / "config.json").write_text(json.dumps(config))
+    again = load(path)
+    assert again.source_weighting == "fixed" and "fusion" not in again.get_params()
+    pd.testing.assert_frame_equal(
+        again.source_weights_of(["u1", "u2"]), model.source_weights_of(["u1", "u2"])
+    )
+
+
+def test_training_settings_are_the_train_config_fields():
+    from dataclasses import fields
+
+    from lmrec.train.loop import TrainConfig
+
+    defaults = MultiInterest.param_defaults()
+    assert {f.name for f in fields(TrainConfig)} <= set(defaults)
+    assert defaults["warmup_steps"] == 20 and defaults["source_weighting"] == "learned"
+    model = MultiInterest(warmup_steps=3, clip_norm=0.5)
+    assert model.config(TrainConfig) == TrainConfig(
+        lr=2e-3, warmup_steps=3, clip_norm=0.5, epochs=100, batch_size=256, patience=5
+    )
+    # A config object gives every one of its fields; keywords override them.
+    given = MultiInterest(TrainConfig(lr=0.1), seed=4).config(TrainConfig)
+    assert given == TrainConfig(lr=0.1, seed=4)
+    assert type(model)(**model.get_params()).get_params() == model.get_params()
+    with pytest.raises(ConfigError, match=r"no parameter 'fusion'.*source_weighting='learned'"):
+        MultiInterest(fusion="fixed")

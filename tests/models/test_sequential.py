@@ -103,26 +103,21 @@ def test_bad_input_is_a_clear_error(split, fitted):
 
 def test_resume_continues_from_the_checkpoint(tmp_path, split):
     from lmrec.train.loop import TrainConfig, train
-    from lmrec.train.sequences import (
-        bucketed_batches,
-        causal_batch,
-        training_windows,
-        user_sequences,
-    )
+    from lmrec.train.objectives import sequence_objective
+    from lmrec.train.sequences import user_sequences
 
     seqs = user_sequences(split.train)
-    windows = training_windows(seqs, 20)
 
     def run(epochs, resume):
         torch.manual_seed(0)
         net = SequenceTransformerNet(
             TransformerConfig(n_items=split.train.n_items, dim=16, heads=2, layers=1, max_len=20)
         )
+        objective = sequence_objective("causal", seqs, 20, mask_index=net.config.mask_index)
         config = TrainConfig(epochs=epochs, batch_size=64, warmup_steps=5, seed=0)
         history = train(
             net,
-            lambda idx, rng: (causal_batch(seqs, windows, idx), True),
-            lambda rng: bucketed_batches(windows.lengths, 64, rng),
+            objective,
             config,
             checkpoint_dir=tmp_path / "ckpt",
             resume=resume,

@@ -508,6 +508,8 @@ class Recommender(ABC):
         state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
         try:
             model._load_state(state)
+        except ModelFileError as exc:  # the model's own words; say which file
+            raise ModelFileError(f"{path / 'model.safetensors'} (state.* arrays): {exc}") from None
         except (KeyError, ValueError, RuntimeError) as exc:
             # A model that does not name its missing arrays (check_state) still gets a
             # message naming the file, not a bare KeyError or torch's state_dict error.

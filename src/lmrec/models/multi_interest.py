@@ -11,10 +11,10 @@ Each *source* summarises one kind of evidence as a vector in item-embedding spac
 
 Every source has its own linear map ``v_s = W_s · pool_s``. The user vector is
 ``u = Σ_s α_s(u) v_s`` and ``score(i) = u · e_i + b_i`` over the whole catalogue. The weights
-α are either ``fixed`` (given, renormalised over the sources a user has) or ``learned``: a
-gate ``α = softmax_s(q · tanh(v_s) + c_s + d_s · log(1 + n_s))`` over the user's available
-sources, where ``n_s`` counts the user's events in source ``s``. Learned weights are per user
-and inspectable with :meth:`MultiInterest.source_weights_of`.
+α (``source_weighting``) are either ``fixed`` (given, renormalised over the sources a user
+has) or ``learned``: a gate ``α = softmax_s(q · tanh(v_s) + c_s + d_s · log(1 + n_s))``
+over the user's available sources, where ``n_s`` counts the user's events in source ``s``.
+Learned weights are per user and inspectable with :meth:`MultiInterest.source_weights_of`.
 
 Training is leave-one-event-out: every training event of the target behaviour (all events
 when ``target_behaviour`` is None) is predicted, once per epoch, from the user's other
@@ -25,7 +25,8 @@ stopping on validation NDCG@10 in the one training loop (:mod:`lmrec.train.loop`
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -38,9 +39,14 @@ from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
+from lmrec.models.configured import Configured
+from lmrec.models.torch_state import load_module, module_arrays
 from lmrec.train.loop import TrainConfig, TrainHistory, train
+from lmrec.train.objectives import HeldOutEvent
 
-FUSION_MODES = ("learned", "fixed")
+SOURCE_WEIGHTINGS = ("learned", "fixed")
+#: Parameters renamed since models were saved: old name -> new name.
+RENAMED_PARAMS = {"fusion": "source_weighting"}
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -259,60 +265,68 @@ class MultiInterestNet(nn.Module):
         alpha = torch.nan_to_num(alpha, nan=0.0)  # a user with no evidence: all-zero weights
         return (alpha.unsqueeze(-1) * v).sum(1), alpha
 
-    def forward(self, *batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        *inputs, targets = batch  # targets: item index + 1
-        user, _ = self.fuse(*inputs)
-        logits = user @ self.item_emb.T + self.item_bias
+    def forward(
+        self, *inputs: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits, loss)``: scores of every item (B, n_items) and, with ``targets`` (item
+        index + 1), the cross-entropy."""
+        user, _ = self.fuse(*inputs)  # (B, dim)
+        logits = user @ self.item_emb.T + self.item_bias  # (B, n_items)
+        if targets is None:
+            return logits, None
         return logits, F.cross_entropy(logits, targets - 1)
 
 
-class MultiInterest(Recommender):
-    """User interests fused from behaviours, ratings and review text (fixed or learned)."""
+class MultiInterest(Configured, Recommender):
+    """User interests fused from behaviours, ratings and review text (fixed or learned).
+
+    Parameters: the options below and every field of :class:`~lmrec.train.loop.TrainConfig`
+    (with the defaults below where they differ).
+    """
 
     model_type = "multi-interest"
     capabilities = frozenset({"source_weights"})
+    param_sources = (TrainConfig,)
+    own_params: ClassVar[dict[str, Any]] = {
+        "sources": None,  # comma-separated; None = every source the data has
+        "source_weighting": "learned",  # one of SOURCE_WEIGHTINGS
+        "source_weights": None,  # "behaviour:view=0.3,behaviour:buy=0.7" for "fixed"
+        "target_behaviour": None,
+        "dim": 64,
+        "text_model": None,
+        "text_cache_dir": None,
+        "progress": True,
+        # TrainConfig defaults that suit this small model
+        "epochs": 100,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "patience": 5,
+        "warmup_steps": 20,
+    }
 
-    def __init__(
-        self,
-        sources: str | None = None,
-        fusion: str = "learned",
-        source_weights: str | None = None,
-        target_behaviour: str | None = None,
-        dim: int = 64,
-        epochs: int = 100,
-        batch_size: int = 256,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        patience: int = 5,
-        seed: int = 0,
-        threads: int = 0,
-        text_model: str | None = None,
-        text_cache_dir: str | None = None,
-        progress: bool = True,
-    ):
-        self.sources = sources
-        self.fusion = fusion
-        self.source_weights = source_weights
-        self.target_behaviour = target_behaviour
-        self.dim = dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.seed = seed
-        self.threads = threads
-        self.text_model = text_model
-        self.text_cache_dir = text_cache_dir
-        self.progress = progress
+    def __init__(self, train: TrainConfig | None = None, **params: Any):
+        self._set_params((train,), params)
+
+    @classmethod
+    def _from_saved(cls, path: Path, config: dict[str, Any]) -> MultiInterest:
+        """Files saved before a parameter was renamed load with the value under its new name."""
+        params = dict(config.get("params") or {})
+        for old, new in RENAMED_PARAMS.items():
+            if old in params:
+                params.setdefault(new, params.pop(old))
+        return super()._from_saved(path, {**config, "params": params})
 
     # ------------------------------------------------------------------ config
     def _validate_params(self) -> None:
-        if self.fusion not in FUSION_MODES:
-            raise ConfigError(f"fusion must be one of {FUSION_MODES}, got {self.fusion!r}")
-        if self.fusion == "fixed" and not self.source_weights:
+        if self.source_weighting not in SOURCE_WEIGHTINGS:
             raise ConfigError(
-                "fusion='fixed' needs source_weights, e.g. 'behaviour:view=0.3,behaviour:buy=0.7'"
+                f"source_weighting must be one of {SOURCE_WEIGHTINGS}, "
+                f"got {self.source_weighting!r}"
+            )
+        if self.source_weighting == "fixed" and not self.source_weights:
+            raise ConfigError(
+                "source_weighting='fixed' needs source_weights, "
+                "e.g. 'behaviour:view=0.3,behaviour:buy=0.7'"
             )
         weights = parse_weights(self.source_weights)
         if weights and not sum(weights.values()) > 0:
@@ -322,6 +336,7 @@ class MultiInterest(Recommender):
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
                 f"got {self.target_behaviour!r}"
             )
+        self.config(TrainConfig)  # TrainConfig checks its own ranges
 
     def _resolve_sources(self, data: Dataset) -> list[str]:
         available = available_sources(data)
@@ -351,7 +366,7 @@ class MultiInterest(Recommender):
         return chosen
 
     def _fixed_weights(self) -> list[float] | None:
-        if self.fusion != "fixed":
+        if self.source_weighting != "fixed":
             return None
         weights = parse_weights(self.source_weights)
         return [weights.get(s, 0.0) for s in self.sources_]
@@ -360,12 +375,10 @@ class MultiInterest(Recommender):
     def _review_vectors(self, data: Dataset) -> np.ndarray | None:
         if "review" not in self.sources_:
             return None
-        from lmrec.text.encoder import TextEncoder
+        from lmrec.text.item_text import encode_texts
 
-        encoder = TextEncoder(
-            self.text_model, cache_dir=self.text_cache_dir, progress=self.progress
-        )
-        return encoder.encode(data.interactions["review"].tolist())
+        reviews = data.interactions["review"].tolist()
+        return encode_texts(reviews, self.text_model, self.text_cache_dir, self.progress)
 
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
         torch.manual_seed(self.seed)
@@ -393,35 +406,12 @@ class MultiInterest(Recommender):
         events = events[sizes[self.data_.users[events]] >= 2]  # something must remain
         if len(events) == 0:
             raise ConfigError(f"{data.name}: no user has 2 or more events to learn from")
-        config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup_steps=20,
-            patience=self.patience,
-            seed=self.seed,
-            threads=self.threads,
-        )
-
-        def make_batch(idx: np.ndarray, rng: np.random.Generator):
-            ev = events[idx]
-            inputs = self.data_.inputs(self.data_.users[ev], drop_events=ev)
-            targets = torch.from_numpy(self.data_.items[ev].astype(np.int64) + 1)
-            return (*inputs, targets), False
-
-        def batches(rng: np.random.Generator) -> list[np.ndarray]:
-            order = rng.permutation(len(events))
-            return [
-                order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)
-            ]
-
         from lmrec.evaluate.ranking import validation_ndcg
 
         validate = validation_ndcg(self, data, valid, self.seen_)
-        return train(
-            self.net_, make_batch, batches, config, validate=validate, progress=self.progress
-        )
+        objective = HeldOutEvent(self.data_, events)
+        config = self.config(TrainConfig)
+        return train(self.net_, objective, config, validate=validate, progress=self.progress)
 
     def fit_split(self, split: Split, on: Part = "test") -> MultiInterest:
         """Train on ``split.train`` stopping early on validation; for ``test``, then use
@@ -467,7 +457,7 @@ class MultiInterest(Recommender):
 
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
-        state = {f"net.{k}": v.detach().numpy() for k, v in self.net_.state_dict().items()}
+        state = module_arrays(self.net_)
         state["sources"] = np.frombuffer(",".join(self.sources_).encode(), dtype=np.uint8)
         d = self.data_
         state["events.users"] = d.users.astype(np.int64)
@@ -485,13 +475,7 @@ class MultiInterest(Recommender):
         self.net_ = MultiInterestNet(
             self.idmap_.n_items, self.dim, self.sources_, self.text_dim_, self._fixed_weights()
         )
-        self.net_.load_state_dict(
-            {
-                k[4:]: torch.from_numpy(np.array(v))
-                for k, v in arrays.items()
-                if k.startswith("net.")
-            }
-        )
+        load_module(self.net_, arrays)
         self.net_.eval()
         self.data_ = SourceData(
             self.idmap_.n_users,
@@ -504,4 +488,10 @@ class MultiInterest(Recommender):
         )
 
 
-__all__ = ["MultiInterest", "MultiInterestNet", "available_sources", "parse_weights"]
+__all__ = [
+    "SOURCE_WEIGHTINGS",
+    "MultiInterest",
+    "MultiInterestNet",
+    "available_sources",
+    "parse_weights",
+]

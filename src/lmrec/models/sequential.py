@@ -18,7 +18,7 @@ the same directory resumes where the last one stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,94 +28,67 @@ from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender
+from lmrec.models.configured import Configured
 from lmrec.models.fusion import FUSIONS, reduce_text
 from lmrec.models.interests import Interests, category_matrix, summarise
-from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
-from lmrec.train.loop import TrainConfig, TrainHistory, train
-from lmrec.train.peft import FINETUNE_MODES, add_lora, trainable_parameters
-from lmrec.train.sequences import (
-    UserSequences,
-    bucketed_batches,
-    causal_batch,
-    inference_batch,
-    masked_batch,
-    training_windows,
-    user_sequences,
+from lmrec.models.torch_state import load_module, module_arrays, module_state
+from lmrec.models.transformer import (
+    DATA_FIELDS,
+    SequenceTransformerNet,
+    TransformerConfig,
+    convert_legacy_state,
 )
+from lmrec.train.loop import TrainConfig, TrainHistory
+from lmrec.train.loop import train as run_training
+from lmrec.train.objectives import SEQUENCE_OBJECTIVES, objective_class, sequence_objective
+from lmrec.train.peft import FINETUNE_MODES, add_lora, lora_targets, trainable_parameters
+from lmrec.train.sequences import UserSequences, user_sequences
 
-OBJECTIVES = ("causal", "masked")
+OBJECTIVES = tuple(SEQUENCE_OBJECTIVES)
 #: Principal components of the item text embeddings the fusion keeps (see reduce_text).
 TEXT_COMPONENTS = 128
 
 
-class SequenceTransformer(Recommender):
-    """Transformer over behaviour sequences; full-softmax next-item or masked-item training."""
+class SequenceTransformer(Configured, Recommender):
+    """Transformer over behaviour sequences; full-softmax next-item or masked-item training.
+
+    Parameters are every field of :class:`~lmrec.models.transformer.TransformerConfig`
+    (architecture; ``n_items`` and ``text_dim`` come from the data) and of
+    :class:`~lmrec.train.loop.TrainConfig` (optimisation), plus the options below; give them
+    as keywords, or as config objects whose fields keywords then override::
+
+        SequenceTransformer(dim=64, ff_mult=2, clip_norm=0.5, objective="masked")
+        SequenceTransformer(TransformerConfig(dim=64), TrainConfig(lr=2e-3), seed=1)
+    """
 
     model_type = "transformer"
     capabilities = frozenset({"score_histories", "interests", "predict_proba"})
+    param_sources = (TransformerConfig, TrainConfig)
+    data_fields = DATA_FIELDS
+    own_params: ClassVar[dict[str, Any]] = {
+        "objective": "causal",  # see lmrec.train.objectives.SEQUENCE_OBJECTIVES
+        "mask_prob": 0.2,
+        "text_model": None,
+        "text_cache_dir": None,
+        "target_behaviour": None,
+        "init_from": None,
+        "finetune_mode": "full",
+        "lora_rank": 8,
+        "checkpoint_dir": None,
+        "progress": True,
+    }
 
     def __init__(
         self,
-        dim: int = 64,
-        layers: int = 2,
-        heads: int = 2,
-        max_len: int = 50,
-        dropout: float = 0.2,
-        objective: str = "causal",
-        mask_prob: float = 0.2,
-        use_behaviour: bool = True,
-        use_time_gaps: bool = True,
-        sampled_softmax: int = 0,
-        fusion: str = "id",
-        text_model: str | None = None,
-        text_cache_dir: str | None = None,
-        target_behaviour: str | None = None,
-        init_from: str | None = None,
-        finetune_mode: str = "full",
-        lora_rank: int = 8,
-        epochs: int = 200,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        warmup_steps: int = 100,
-        patience: int = 10,
-        seed: int = 0,
-        threads: int = 0,
-        checkpoint_dir: str | None = None,
-        progress: bool = True,
+        config: TransformerConfig | None = None,
+        train: TrainConfig | None = None,
+        **params: Any,
     ):
-        self.dim = dim
-        self.layers = layers
-        self.heads = heads
-        self.max_len = max_len
-        self.dropout = dropout
-        self.objective = objective
-        self.mask_prob = mask_prob
-        self.use_behaviour = use_behaviour
-        self.use_time_gaps = use_time_gaps
-        self.sampled_softmax = sampled_softmax
-        self.fusion = fusion
-        self.text_model = text_model
-        self.text_cache_dir = text_cache_dir
-        self.target_behaviour = target_behaviour
-        self.init_from = init_from
-        self.finetune_mode = finetune_mode
-        self.lora_rank = lora_rank
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup_steps = warmup_steps
-        self.patience = patience
-        self.seed = seed
-        self.threads = threads
-        self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
+        self._set_params((config, train), params)
 
     # ------------------------------------------------------------------ config
     def _validate_params(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        objective_class(self.objective)
         if self.dim % self.heads:
             raise ConfigError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if self.max_len < 2:
@@ -137,33 +110,13 @@ class SequenceTransformer(Recommender):
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
                 f"got {self.target_behaviour!r}"
             )
+        self.train_config()  # TrainConfig checks its own ranges
 
     def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
-        return TransformerConfig(
-            n_items=n_items,
-            dim=self.dim,
-            layers=self.layers,
-            heads=self.heads,
-            max_len=self.max_len,
-            dropout=self.dropout,
-            use_behaviour=self.use_behaviour,
-            use_time_gaps=self.use_time_gaps,
-            sampled_softmax=self.sampled_softmax,
-            fusion=self.fusion,
-            text_dim=text_dim,
-        )
+        return self.config(TransformerConfig, n_items=n_items, text_dim=text_dim)
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup_steps=self.warmup_steps,
-            patience=self.patience,
-            seed=self.seed,
-            threads=self.threads,
-        )
+        return self.config(TrainConfig)
 
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
@@ -198,19 +151,21 @@ class SequenceTransformer(Recommender):
     def _encode_item_texts(self, data: Dataset) -> np.ndarray:
         """Sentence embeddings of every item's text (title, genres, tags, attributes and the
         reviews *in the fitting data*, so held-out reviews never leak); cached on disk."""
-        from lmrec.text.encoder import TextEncoder
-        from lmrec.text.item_text import item_texts
+        from lmrec.text.item_text import encode_items
 
-        texts = item_texts(data, reviews=data.interactions)
-        if not any(t.strip() for t in texts):
+        z = encode_items(
+            data,
+            reviews=data.interactions,
+            text_model=self.text_model,
+            cache_dir=self.text_cache_dir,
+            progress=self.progress,
+        )
+        if not np.any(z):
             raise ConfigError(
                 f"{data.name}: no item has any text (title, categories, text or reviews); "
                 f"fusion={self.fusion!r} needs item text, use fusion='id'"
             )
-        encoder = TextEncoder(
-            self.text_model, cache_dir=self.text_cache_dir, progress=self.progress
-        )
-        return reduce_text(encoder.encode(texts), n_components=TEXT_COMPONENTS)
+        return reduce_text(z, n_components=TEXT_COMPONENTS)
 
     def calibrate(self, held_out: Dataset) -> dict[str, float]:
         """Fit the softmax temperature on held-out next events (e.g. validation targets).
@@ -267,33 +222,25 @@ class SequenceTransformer(Recommender):
         checkpoint_dir=None,
         resume: bool = False,
     ) -> TrainHistory:
-        # Causal inputs drop each window's last event (it is only a target); masked inputs
-        # keep every event, so their windows are one shorter to fit max_len positions.
-        span = self.max_len if self.objective == "causal" else self.max_len - 1
-        windows = training_windows(seqs, span)
-        if len(windows.user) == 0:
-            raise ConfigError(f"{data.name}: no user has 2 or more events; nothing to learn from")
-        config = self.train_config()
-        mask_index = net.config.mask_index
         target_behaviour = (
             None if self.target_behaviour is None else BEHAVIOURS.index(self.target_behaviour) + 1
         )
-
-        def make_batch(idx: np.ndarray, rng: np.random.Generator):
-            if self.objective == "causal":
-                return causal_batch(seqs, windows, idx, target_behaviour), True
-            return masked_batch(seqs, windows, idx, mask_index, self.mask_prob, rng), False
-
-        def batches(rng: np.random.Generator):
-            return bucketed_batches(windows.lengths, config.batch_size, rng)
-
+        objective = sequence_objective(
+            self.objective,
+            seqs,
+            self.max_len,
+            mask_index=net.config.mask_index,
+            mask_prob=self.mask_prob,
+            target_behaviour=target_behaviour,
+        )
+        if len(objective.windows.user) == 0:
+            raise ConfigError(f"{data.name}: no user has 2 or more events; nothing to learn from")
         from lmrec.evaluate.ranking import validation_ndcg
 
-        return train(
+        return run_training(
             net,
-            make_batch,
-            batches,
-            config,
+            objective,
+            self.train_config(),
             validate=validation_ndcg(self, data, valid, data.matrix("binary")),
             checkpoint_dir=checkpoint_dir,
             resume=resume,
@@ -319,50 +266,43 @@ class SequenceTransformer(Recommender):
         return self
 
     # ------------------------------------------------------------------- score
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self._score_sequences(self.sequences_, users)
+
     @torch.no_grad()
-    def _score(self, users: np.ndarray, chunk: int = 1024) -> np.ndarray:
-        self.net_.eval()
-        mask = self.net_.config.mask_index if self.objective == "masked" else None
-        out = np.empty((len(users), self.idmap_.n_items), dtype=np.float32)
-        for lo in range(0, len(users), chunk):
-            batch = inference_batch(self.sequences_, users[lo : lo + chunk], self.max_len, mask)
-            logits, _ = self.net_(
-                batch.items, batch.behaviours, batch.gaps, causal=self.objective == "causal"
-            )
+    def _score_sequences(
+        self, seqs: UserSequences, rows: np.ndarray, chunk: int = 1024
+    ) -> np.ndarray:
+        """Next-item scores after sequences ``rows`` of ``seqs``; reads nothing else that
+        scoring could change, so concurrent calls on different sequences are safe."""
+        net = self.net_
+        if net.training:
+            net.eval()
+        inference = objective_class(self.objective).inference
+        out = np.empty((len(rows), self.idmap_.n_items), dtype=np.float32)
+        for lo in range(0, len(rows), chunk):
+            inputs = inference(seqs, rows[lo : lo + chunk], self.max_len, net.config.mask_index)
+            logits, _ = net(**inputs)
             out[lo : lo + chunk] = logits.numpy()
         return out
 
-    def score_histories(
+    def _score_histories(
         self,
-        histories: Sequence[Sequence[object]],
-        behaviours: Sequence[Sequence[str]] | None = None,
-        timestamps: Sequence[Sequence[float]] | None = None,
+        indices: list[np.ndarray],
+        behaviours: Sequence[Sequence[str]] | None,
+        timestamps: Sequence[Sequence[float]] | None,
     ) -> np.ndarray:
-        """Scores of every item after raw histories of external item ids (oldest first).
+        """Scores after raw histories, exactly as a known user with that sequence.
 
         ``behaviours`` (default: all "click") and ``timestamps`` (unix seconds; default:
         unknown) describe each event. Histories longer than ``max_len`` keep their latest
-        ``max_len`` events, as in training. Unknown item ids raise :class:`UnknownIdError`;
-        an empty history raises :class:`ConfigError` (nothing to condition on: use a
-        popularity model).
+        ``max_len`` events, as in training. The base has checked ids and lengths.
         """
-        self._check_fitted()
-        items, kinds, stamps = [], [], []
-        for n, history in enumerate(histories):
-            history = list(history)
-            if not history:
-                raise ConfigError(
-                    f"history {n} is empty; give at least one item id (for users with no "
-                    "history, recommend with a popularity model)"
-                )
-            items.append(self.idmap_.item_index(history) + 1)
+        kinds, stamps = [], []
+        for n, history in enumerate(indices):
             if behaviours is None:
                 kinds.append(np.full(len(history), BEHAVIOURS.index("click") + 1))
             else:
-                if len(behaviours[n]) != len(history):
-                    raise ConfigError(
-                        f"history {n} has {len(history)} items but {len(behaviours[n])} behaviours"
-                    )
                 unknown = [b for b in behaviours[n] if b not in BEHAVIOURS]
                 if unknown:
                     raise ConfigError(
@@ -371,18 +311,11 @@ class SequenceTransformer(Recommender):
                 kinds.append(np.array([BEHAVIOURS.index(b) + 1 for b in behaviours[n]]))
             if timestamps is None:
                 stamps.append(np.full(len(history), np.nan))
-            elif len(timestamps[n]) != len(history):
-                raise ConfigError(
-                    f"history {n} has {len(history)} items but {len(timestamps[n])} timestamps"
-                )
             else:
                 stamps.append(np.asarray(timestamps[n], dtype=np.float64))
-        saved = self.sequences_
-        try:
-            self.sequences_ = UserSequences(items, kinds, stamps)
-            return self.score_indices(np.arange(len(items)))
-        finally:
-            self.sequences_ = saved
+        # Scored from their own sequences: nothing on the model changes (thread-safe).
+        seqs = UserSequences([h + 1 for h in indices], kinds, stamps)
+        return self._score_sequences(seqs, np.arange(len(indices)))
 
     def predict_proba(self, user_ids: Sequence[object]) -> np.ndarray:
         """Calibrated p(item | history) over every item (rows sum to 1)."""
@@ -417,7 +350,7 @@ class SequenceTransformer(Recommender):
 
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
-        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        state = module_arrays(self.net_)
         state["temperature"] = np.array([self.temperature_], dtype=np.float64)
         lengths = np.array([len(s) for s in self.sequences_.items], dtype=np.int64)
         state["seq.lengths"] = lengths
@@ -430,12 +363,12 @@ class SequenceTransformer(Recommender):
         text = arrays.get("net.fusion.text")
         text_dim = 0 if text is None else int(text.shape[1])
         self.net_ = SequenceTransformerNet(self.net_config(self.idmap_.n_items, text_dim))
+        # Files saved before the block was written out hold torch's nn.TransformerEncoder
+        # layout; convert_legacy_state maps them to this one (same scores).
+        state = module_state(arrays, convert=convert_legacy_state)
         if self.init_from is not None and self.finetune_mode == "lora":
-            add_lora(self.net_, self.lora_rank)
-        weights = {
-            k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")
-        }
-        self.net_.load_state_dict(weights)
+            add_lora(self.net_, self.lora_rank, targets=lora_targets(state))
+        load_module(self.net_, state)
         self.net_.eval()
         self.temperature_ = float(arrays["temperature"][0]) if "temperature" in arrays else 1.0
         bounds = np.cumsum(arrays["seq.lengths"])[:-1]

@@ -4,13 +4,14 @@ A user's history is a sequence of events; event ``t`` is embedded as
 
     h_t = E_item[i_t] + E_behaviour[b_t] + E_position[t] (+ E_gap[bucket(Δt_t)])
 
-and a stack of Transformer encoder layers turns it into contextual states. The output layer is
-tied to the item embedding: ``logit(j | h) = h · E_item[j] + bias_j``, so every item, seen or
-not, is scored in one matrix product. With ``fusion`` other than ``"id"``, ``E_item`` is the
-ID embedding fused with a projection of the item's text embedding (see
-:mod:`lmrec.models.fusion`), in the input and the output alike.
+and a stack of pre-norm blocks (self-attention, then a feed-forward layer, each with a
+residual) turns it into contextual states. The output layer is tied to the item embedding:
+``logit(j | h) = h · E_item[j] + bias_j``, so every item, seen or not, is scored in one matrix
+product. With ``fusion`` other than ``"id"``, ``E_item`` is the ID embedding fused with a
+projection of the item's text embedding (see :mod:`lmrec.models.fusion`), in the input and
+the output alike.
 
-Two objectives share these weights:
+Two objectives share these weights (see :mod:`lmrec.train.objectives`):
 
 - **causal next-item** (SASRec): position ``t`` attends to ``≤ t`` and predicts ``i_{t+1}``;
 - **masked item** (BERT4Rec): random positions are replaced by ``[MASK]``, attention is
@@ -21,12 +22,18 @@ The loss is full-softmax cross-entropy over the whole catalogue by default; with
 for catalogues too large for the full product. Only real (non-padding) positions are
 projected, so padding costs attention time but never output time.
 
+The attention projections are separate ``nn.Linear`` modules (``q_proj``, ``k_proj``,
+``v_proj``, ``out_proj``) so that LoRA adapters (:mod:`lmrec.train.peft`) reach them.
+Models saved before this layout (torch's ``nn.TransformerEncoder``) are converted on load by
+:func:`convert_legacy_state`, with identical scores.
+
 Index conventions: item index ``0`` is padding, ``1..n_items`` are the catalogue (``index - 1``
 in the id map), ``n_items + 1`` is ``[MASK]``. Behaviour index 0 is padding.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,13 +50,13 @@ N_GAP_BUCKETS = 32
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Hyper-parameters of :class:`SequenceTransformerNet`; serialised into config.json."""
+    """Architecture of :class:`SequenceTransformerNet`; serialised into config.json."""
 
     n_items: int = 0  # catalogue size, set from the data at fit time
     dim: int = 64
     layers: int = 2
     heads: int = 2
-    ff_mult: int = 4  # feed-forward width = ff_mult × dim (torch's default 2048 is far slower)
+    ff_mult: int = 4  # feed-forward width = ff_mult × dim
     max_len: int = 50
     dropout: float = 0.2
     use_behaviour: bool = True
@@ -66,8 +73,89 @@ class TransformerConfig:
         return self.n_items + 1
 
 
+#: Fields set from the data at fit time, not by the user.
+DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim")
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with explicit projections (LoRA can wrap each one)."""
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.heads = c.heads
+        self.dropout = c.dropout
+        self.q_proj = nn.Linear(c.dim, c.dim)
+        self.k_proj = nn.Linear(c.dim, c.dim)
+        self.v_proj = nn.Linear(c.dim, c.dim)
+        self.out_proj = nn.Linear(c.dim, c.dim)
+        self.resid_drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+        B, T, C = x.shape
+        nh, hs = self.heads, C // self.heads
+        q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = self.k_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = self.v_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,  # (B, 1, T, T) bool, True = may attend; None = no padding
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal and mask is None,
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+        return self.resid_drop(self.out_proj(y))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.fc_in = nn.Linear(c.dim, c.ff_mult * c.dim)
+        self.fc_out = nn.Linear(c.ff_mult * c.dim, c.dim)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.drop(F.gelu(self.fc_in(x)))  # (B, T, ff_mult * C)
+        return self.drop(self.fc_out(h))  # (B, T, C)
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: ``x + attn(norm(x))``, then ``x + ff(norm(x))``."""
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(c.dim)
+        self.attn = SelfAttention(c)
+        self.ff_norm = nn.LayerNorm(c.dim)
+        self.ff = FeedForward(c)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), mask, causal)  # (B, T, C)
+        return x + self.ff(self.ff_norm(x))  # (B, T, C)
+
+
+def attention_mask(items: torch.Tensor, causal: bool) -> torch.Tensor | None:
+    """(B, 1, T, T) boolean mask (True = query t may attend key s), or None without padding.
+
+    Padding keys are hidden, but every query may see itself: a row with no visible key would
+    give NaN, and NaN values poison later layers even at zero attention weight. Without
+    padding (most length-bucketed batches) there is no mask at all, and causal attention
+    takes sdpa's ``is_causal`` path.
+    """
+    pad = items == PAD  # (B, T)
+    if not bool(pad.any()):
+        return None
+    T = items.shape[1]
+    own = torch.eye(T, dtype=torch.bool, device=items.device)  # (T, T)
+    visible = ~pad[:, None, None, :] | own  # (B, 1, T, T)
+    if causal:
+        visible = visible & torch.ones(T, T, dtype=torch.bool, device=items.device).tril()
+    return visible
+
+
 class SequenceTransformerNet(nn.Module):
-    """Embeddings + Transformer encoder + tied output layer."""
+    """Embeddings + Transformer blocks + tied output layer."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -79,16 +167,7 @@ class SequenceTransformerNet(nn.Module):
         self.gap_emb = nn.Embedding(N_GAP_BUCKETS, c.dim)
         self.emb_norm = nn.LayerNorm(c.dim)
         self.emb_drop = nn.Dropout(c.dropout)
-        layer = nn.TransformerEncoderLayer(
-            d_model=c.dim,
-            nhead=c.heads,
-            dim_feedforward=c.ff_mult * c.dim,
-            dropout=c.dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.encoder = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.layers))
         self.out_norm = nn.LayerNorm(c.dim)
         self.out_bias = nn.Parameter(torch.zeros(c.n_items + 2))
         self.fusion = (
@@ -133,28 +212,21 @@ class SequenceTransformerNet(nn.Module):
         c = self.config
         table = self.item_table() if table is None else table
         positions = torch.arange(T, device=items.device).unsqueeze(0)  # (1, T)
-        h = table[items] + self.pos_emb(positions + (c.max_len - T))
+        h = table[items] + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
         if c.use_behaviour and behaviours is not None:
             h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
             h = h + self.gap_emb(gaps)
         h = self.emb_drop(self.emb_norm(h))
-        pad = items == PAD  # (B, T)
-        # Padding keys are hidden, but every query may see itself: a row with no visible key
-        # would give NaN, and NaN values poison later layers even at zero attention weight.
-        own = torch.eye(T, dtype=torch.bool, device=items.device)
-        visible = ~pad[:, None, :] | own  # (B, T, T): query t may attend key s
-        if causal:
-            visible = visible & torch.tril(torch.ones(T, T, dtype=torch.bool, device=items.device))
-        mask = torch.zeros(visible.shape, device=items.device).masked_fill(~visible, float("-inf"))
-        mask = mask.repeat_interleave(c.heads, dim=0)  # (B * heads, T, T)
-        h = self.encoder(h, mask=mask)
+        mask = attention_mask(items, causal)  # (B, 1, T, T) or None
+        for block in self.blocks:
+            h = block(h, mask, causal)  # (B, T, C)
         return self.out_norm(h)
 
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
         table = self.item_table() if table is None else table
-        weight = table[1 : self.config.n_items + 1]  # (N, dim)
+        weight = table[1 : self.config.n_items + 1]  # (N, C)
         return states @ weight.T + self.out_bias[1 : self.config.n_items + 1]
 
     # ------------------------------------------------------------------- forward
@@ -169,14 +241,14 @@ class SequenceTransformerNet(nn.Module):
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
         (n_targets, n_items), and the cross-entropy. Without: logits of the last position."""
         table = self.item_table()
-        states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, dim)
+        states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, C)
         if targets is None:
-            return self.logits(states[:, -1], table), None
+            return self.logits(states[:, -1], table), None  # (B, N)
         where = targets != PAD
         if not bool(where.any()):  # e.g. no next buy in this shard: a zero loss in the graph
             return states.new_zeros((0, self.config.n_items)), states.sum() * 0.0
-        h = states[where]  # (P, dim): only real positions reach the output layer
-        y = targets[where] - 1  # catalogue index 0..N-1
+        h = states[where]  # (P, C): only real positions reach the output layer
+        y = targets[where] - 1  # (P,) catalogue index 0..N-1
         if self.config.sampled_softmax > 0 and self.training:
             return self._sampled_loss(h, y, table)
         logits = self.logits(h, table)  # (P, N)
@@ -197,7 +269,7 @@ class SequenceTransformerNet(nn.Module):
         pos_logit = (h * weight[y]).sum(-1, keepdim=True) + bias[y, None]  # (P, 1)
         neg_logit = h @ weight[neg].T + bias[neg]  # (P, S)
         neg_logit = neg_logit.masked_fill(neg[None, :] == y[:, None], float("-inf"))
-        logits = torch.cat([pos_logit, neg_logit], dim=1)
+        logits = torch.cat([pos_logit, neg_logit], dim=1)  # (P, 1 + S)
         loss = F.cross_entropy(logits, torch.zeros(len(h), dtype=torch.long, device=h.device))
         return logits, loss
 
@@ -213,3 +285,48 @@ def gap_buckets(timestamps: torch.Tensor) -> torch.Tensor:
     # (B, 1) even when T = 1 (buckets is then (B, 0)): a batch of one-event inputs
     first = torch.zeros(timestamps.shape[0], 1, dtype=torch.long, device=timestamps.device)
     return torch.cat([first, buckets], dim=1)
+
+
+#: torch ``nn.TransformerEncoderLayer`` names (models saved before the block was written
+#: out) → this module's names. LoRA's ``.base_layer`` / ``.lora_A`` suffixes follow along.
+_LEGACY_NAMES = {
+    "self_attn.out_proj": "attn.out_proj",
+    "linear1": "ff.fc_in",
+    "linear2": "ff.fc_out",
+    "norm1": "attn_norm",
+    "norm2": "ff_norm",
+}
+_LEGACY_KEY = re.compile(r"^encoder\.layers\.(\d+)\.(.+)$")
+
+
+def is_legacy_state(state: dict[str, object]) -> bool:
+    return any(_LEGACY_KEY.match(k) for k in state)
+
+
+def convert_legacy_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict of the old ``nn.TransformerEncoder`` layout in this module's layout.
+
+    torch packs the query, key and value projections into one ``in_proj`` matrix (3·dim,
+    dim) in that order; it is split into ``q_proj``, ``k_proj``, ``v_proj``. The arithmetic
+    is the same, so converted models give the same scores.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        match = _LEGACY_KEY.match(key)
+        if match is None:
+            out[key] = value
+            continue
+        layer, rest = match.groups()
+        prefix = f"blocks.{layer}."
+        if rest.startswith("self_attn.in_proj_"):
+            kind = rest.rsplit("_", 1)[1]  # weight | bias
+            for name, part in zip(("q", "k", "v"), value.chunk(3, dim=0), strict=True):
+                out[f"{prefix}attn.{name}_proj.{kind}"] = part.clone()
+            continue
+        for old, new in _LEGACY_NAMES.items():
+            if rest == old or rest.startswith(old + "."):
+                out[prefix + new + rest[len(old) :]] = value
+                break
+        else:
+            out[key] = value  # unknown: load_state_dict names it
+    return out

@@ -12,11 +12,13 @@ held-out event, and putting it in the item's text would leak the answer into the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from lmrec.data.schema import Dataset
-from lmrec.text.encoder import TextEncoder
 
 ATTRIBUTE_PREFIX = "attr:"
 
@@ -71,13 +73,33 @@ def item_texts(
     return out
 
 
+def encode_texts(
+    texts: Sequence[object],
+    text_model: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """(len(texts), dim) float32 sentence embeddings, zero rows for empty texts.
+
+    The one way lmrec turns texts into vectors (item texts, reviews): ``text_model`` is a
+    sentence-transformers name or path (default: the bundled MiniLM), and embeddings are
+    cached under ``cache_dir`` so a refit encodes only new texts.
+    """
+    from lmrec.text.encoder import TextEncoder
+
+    return TextEncoder(text_model, cache_dir=cache_dir, progress=progress).encode(texts)
+
+
 def encode_items(
     data: Dataset,
-    encoder: TextEncoder | None = None,
     reviews: pd.DataFrame | None = None,
+    *,
+    text_model: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> np.ndarray:
     """(n_items, dim) float32 embeddings of :func:`item_texts`, zero rows for empty texts."""
-    return (encoder or TextEncoder()).encode(item_texts(data, reviews))
+    return encode_texts(item_texts(data, reviews), text_model, cache_dir, progress)
 
 
 def has_text(data: Dataset) -> bool:
@@ -85,4 +107,4 @@ def has_text(data: Dataset) -> bool:
     return any(item_texts(data))
 
 
-__all__ = ["encode_items", "has_text", "item_texts"]
+__all__ = ["encode_items", "encode_texts", "has_text", "item_texts"]

@@ -1,9 +1,9 @@
 """One training loop for every objective, laid out in nanoGPT's sections.
 
 setup → (resume) → for each epoch: batches → lr schedule → forward/backward → clip → step →
-evaluate → keep best / stop early → checkpoint. Objectives are plain functions that turn a
-batch of example indices into a :class:`~lmrec.train.sequences.Batch` and a ``causal`` flag;
-the loop does not know which one it runs.
+evaluate → keep best / stop early → checkpoint. An objective
+(:mod:`lmrec.train.objectives`) lists an epoch's examples, turns a batch of them into model
+inputs and computes the loss; the loop does not know which model or objective it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from lmrec.errors import ConfigError, ModelFileError
 from lmrec.train.distributed import all_reduce_sum, broadcast, rank_and_world, wrap
-from lmrec.train.sequences import Batch
+from lmrec.train.objectives import Objective
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,8 @@ class TrainHistory:
     epochs: list[dict[str, float]] = field(default_factory=list)
 
 
-#: ``make_batch(idx, rng) -> (batch, causal)``: a sequence :class:`Batch`, or for other
-#: models a tuple of tensors passed to ``net(*batch)`` whose last is the targets (0 = none).
-MakeBatch = Callable[
-    [np.ndarray, np.random.Generator], tuple[Batch | tuple[torch.Tensor, ...], bool]
-]
+#: The names of :class:`TrainConfig`'s fields (models take them as parameters).
+TRAIN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))
 
 
 def lr_at(step: int, total: int, config: TrainConfig) -> float:
@@ -82,8 +79,7 @@ def lr_at(step: int, total: int, config: TrainConfig) -> float:
 
 def train(
     net: torch.nn.Module,
-    make_batch: MakeBatch,
-    batches: Callable[[np.random.Generator], list[np.ndarray]],
+    objective: Objective,
     config: TrainConfig,
     validate: Callable[[], float] | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -93,12 +89,12 @@ def train(
 ) -> TrainHistory:
     """Train ``net`` in place; on return it holds the weights of the best validation epoch.
 
-    ``batches(rng)`` gives one epoch's list of example-index arrays; ``make_batch(idx, rng)``
-    builds tensors and says whether attention is causal. Inside a ``torchrun`` process group
-    every global batch is shared out across processes (see :mod:`lmrec.train.distributed`).
-    ``validate()`` returns a score to
-    maximise (validation NDCG@10). ``parameters`` restricts what is trained (frozen backbone,
-    LoRA); by default every parameter with ``requires_grad``.
+    ``objective.batches(rng, batch_size)`` gives one epoch's list of example-index arrays,
+    ``objective.batch(idx, rng)`` the model inputs and ``objective.loss(model, inputs)`` the
+    mean loss and its number of targets. Inside a ``torchrun`` process group every global
+    batch is shared out across processes (see :mod:`lmrec.train.distributed`).
+    ``validate()`` returns a score to maximise (validation NDCG@10). ``parameters`` restricts
+    what is trained (frozen backbone, LoRA); by default every parameter with ``requires_grad``.
     """
     # ---- setup
     if config.threads:
@@ -118,7 +114,7 @@ def train(
         ],
         lr=config.lr,
     )
-    steps_per_epoch = max(1, len(batches(np.random.default_rng(0))))
+    steps_per_epoch = max(1, len(objective.batches(np.random.default_rng(0), config.batch_size)))
     total_steps = steps_per_epoch * config.epochs
     history = TrainHistory()
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -142,20 +138,15 @@ def train(
         order_rng = np.random.default_rng([config.seed, epoch])
         batch_rng = np.random.default_rng([config.seed, epoch, rank])
         loss_sum, positions = 0.0, 0.0
-        bar = tqdm(batches(order_rng), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
+        epoch_batches = objective.batches(order_rng, config.batch_size)
+        bar = tqdm(epoch_batches, desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
         for idx in bar:
             if len(idx) < world:
                 continue  # too small to give every process a share
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, config)
-            batch, causal = make_batch(idx[rank::world], batch_rng)
-            if isinstance(batch, Batch):
-                targets = batch.targets
-                _, loss = model(batch.items, batch.behaviours, batch.gaps, targets, causal=causal)
-            else:  # another model: a tuple of input tensors, the last being the targets
-                targets = batch[-1]
-                _, loss = model(*batch)
-            n_local = float((targets != 0).sum())
+            inputs = objective.batch(idx[rank::world], batch_rng)
+            loss, n_local = objective.loss(model, inputs)
             n_global = all_reduce_sum(n_local)
             if n_global == 0:
                 continue

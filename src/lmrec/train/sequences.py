@@ -108,8 +108,8 @@ def collate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Left-padded (B, T) item, behaviour and timestamp arrays for slices of user sequences."""
     lengths = ends - starts
-    # At least two columns: an empty history becomes padding, and torch's inference fast
-    # path of nn.TransformerEncoderLayer fails on one-column batches (a 1-event history).
+    # At least two columns: an empty history becomes padding (the old torch encoder also
+    # failed on one-column batches; kept so scores match models trained with it).
     T = max(2, int(lengths.max()))
     items = np.zeros((len(users), T), dtype=np.int64)
     behaviours = np.zeros((len(users), T), dtype=np.int64)

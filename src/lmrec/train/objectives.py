@@ -1,0 +1,202 @@
+"""Training objectives: what one example is, how a batch of them becomes model inputs, and
+the loss. The loop (:mod:`lmrec.train.loop`) calls only this protocol::
+
+    for idx in objective.batches(rng, batch_size):      # an epoch of example-index arrays
+        inputs = objective.batch(idx, rng)               # tensors, as keyword arguments
+        loss, n_targets = objective.loss(net, inputs)    # mean loss over n_targets targets
+
+so it never knows which model or objective it runs. Sequence objectives:
+
+- :class:`NextItem` (``"causal"``): SASRec's next-item prediction, causal attention;
+- :class:`MaskedItem` (``"masked"``): BERT4Rec's masked-item prediction, bidirectional.
+
+:class:`HeldOutEvent` is MultiInterest's: predict each event from the user's other evidence.
+Further heads (behaviour BCE, rating MSE, a weighted multitask sum of objectives) fit the
+same three methods; add them here and to :data:`SEQUENCE_OBJECTIVES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from lmrec.errors import ConfigError
+from lmrec.models.transformer import PAD
+from lmrec.train.sequences import (
+    Batch,
+    UserSequences,
+    Windows,
+    bucketed_batches,
+    causal_batch,
+    inference_batch,
+    masked_batch,
+    training_windows,
+)
+
+Inputs = dict[str, Any]
+
+
+class Objective(Protocol):
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        """One epoch's example-index arrays (the same for every process of a group)."""
+        ...
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        """Model inputs for examples ``idx`` (``rng`` draws masks and the like)."""
+        ...
+
+    def loss(self, net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+        """The mean loss over the batch's targets, and how many targets it averages."""
+        ...
+
+
+def _targets_loss(net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+    """``net(**inputs)`` returns ``(logits, loss)``; targets equal to PAD carry no loss."""
+    _, loss = net(**inputs)
+    return loss, float((inputs["targets"] != PAD).sum())
+
+
+def _batch_inputs(batch: Batch, causal: bool) -> Inputs:
+    return {
+        "items": batch.items,
+        "behaviours": batch.behaviours,
+        "gaps": batch.gaps,
+        "targets": batch.targets,
+        "causal": causal,
+    }
+
+
+@dataclass
+class NextItem:
+    """Causal next-item: inputs are events 0..n-2 of each window, targets events 1..n-1.
+
+    ``target_behaviour`` (a behaviour index + 1) keeps only next events of that behaviour
+    as targets ("what will they buy next").
+    """
+
+    seqs: UserSequences
+    windows: Windows
+    target_behaviour: int | None = None
+    causal = True
+
+    @staticmethod
+    def span(max_len: int) -> int:
+        """Window length for ``max_len`` input positions: the last event is only a target."""
+        return max_len
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        return bucketed_batches(self.windows.lengths, batch_size, rng)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        batch = causal_batch(self.seqs, self.windows, idx, self.target_behaviour)
+        return _batch_inputs(batch, True)
+
+    loss = staticmethod(_targets_loss)
+
+    @staticmethod
+    def inference(seqs: UserSequences, rows: np.ndarray, max_len: int, mask_index: int) -> Inputs:
+        """Inputs whose last position's logits score what comes after each history."""
+        return _batch_inputs(inference_batch(seqs, rows, max_len), True)
+
+
+@dataclass
+class MaskedItem:
+    """Masked item: hide random events behind ``[MASK]`` and predict them (bidirectional)."""
+
+    seqs: UserSequences
+    windows: Windows
+    mask_index: int
+    mask_prob: float = 0.2
+    causal = False
+
+    @staticmethod
+    def span(max_len: int) -> int:
+        """Masked inputs keep every event, so windows are one shorter to fit max_len."""
+        return max_len - 1
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        return bucketed_batches(self.windows.lengths, batch_size, rng)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        batch = masked_batch(self.seqs, self.windows, idx, self.mask_index, self.mask_prob, rng)
+        return _batch_inputs(batch, False)
+
+    loss = staticmethod(_targets_loss)
+
+    @staticmethod
+    def inference(seqs: UserSequences, rows: np.ndarray, max_len: int, mask_index: int) -> Inputs:
+        """History + a trailing ``[MASK]``: its logits are the next-item scores."""
+        return _batch_inputs(inference_batch(seqs, rows, max_len, mask_index), False)
+
+
+#: Sequence objectives by the name ``SequenceTransformer(objective=...)`` takes.
+SEQUENCE_OBJECTIVES: dict[str, type[NextItem] | type[MaskedItem]] = {
+    "causal": NextItem,
+    "masked": MaskedItem,
+}
+
+
+def objective_class(name: str) -> type[NextItem] | type[MaskedItem]:
+    """The sequence objective called ``name``; an unknown name is a :class:`ConfigError`."""
+    if name not in SEQUENCE_OBJECTIVES:
+        raise ConfigError(f"objective must be one of {tuple(SEQUENCE_OBJECTIVES)}, got {name!r}")
+    return SEQUENCE_OBJECTIVES[name]
+
+
+def sequence_objective(
+    name: str,
+    seqs: UserSequences,
+    max_len: int,
+    *,
+    mask_index: int,
+    mask_prob: float = 0.2,
+    target_behaviour: int | None = None,
+) -> NextItem | MaskedItem:
+    """The objective ``name`` over windows of ``seqs`` that fit ``max_len`` positions."""
+    cls = objective_class(name)
+    windows = training_windows(seqs, cls.span(max_len))
+    if cls is NextItem:
+        return NextItem(seqs, windows, target_behaviour)
+    return MaskedItem(seqs, windows, mask_index, mask_prob)
+
+
+@dataclass
+class HeldOutEvent:
+    """Predict each event from the user's other evidence (MultiInterest's objective).
+
+    ``sources`` is a :class:`~lmrec.models.multi_interest.SourceData`: ``inputs(users,
+    drop_events=events)`` pools each user's evidence without that event. Examples are event
+    indices into ``sources``; every example has one target (the event's item).
+    """
+
+    sources: Any
+    events: np.ndarray
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        order = rng.permutation(len(self.events))
+        return [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        ev = self.events[idx]
+        inputs = self.sources.inputs(self.sources.users[ev], drop_events=ev)
+        targets = torch.from_numpy(self.sources.items[ev].astype(np.int64) + 1)
+        return {"inputs": inputs, "targets": targets}
+
+    @staticmethod
+    def loss(net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+        _, loss = net(*inputs["inputs"], targets=inputs["targets"])
+        return loss, float(len(inputs["targets"]))
+
+
+__all__ = [
+    "SEQUENCE_OBJECTIVES",
+    "HeldOutEvent",
+    "MaskedItem",
+    "NextItem",
+    "Objective",
+    "objective_class",
+    "sequence_objective",
+]
