@@ -208,3 +208,22 @@ def test_pretraining_runs_are_shared_and_stored_as_relative_paths(split, tmp_pat
     assert len(list((tmp_path / "runs" / "bench").iterdir())) == 2
     assert record["per_seed_info"][0]["pretrain"]["epochs_run"] >= 1
     assert record["chosen"]["dropout"] in (0.1, 0.2)
+
+
+def test_seed_zero_reuses_the_tuning_fit_and_matches_a_fresh_fit(split):
+    """A Transformer's tuning fit (train, early stopping on valid) extended to test gives the
+    numbers a fresh fit_split(test) with seed 0 gives: reuse saves time, changes nothing."""
+    name, the_split = split
+    tiny = {"dim": 16, "layers": 1, "heads": 1, "max_len": 10, "epochs": 3, "progress": False}
+    spec = ModelSpec("transformer", params=tiny, grid={"dropout": [0.1, 0.3]})
+    result = run_experiment(ExperimentConfig(name, seeds=1), [spec], split=split)
+    outcome = result.outcomes["transformer"]
+    chosen = outcome.chosen
+    fresh = make_model("transformer", **{**tiny, **chosen, "seed": 0})
+    fresh.fit_split(the_split, "test")
+    expected = evaluate(fresh, the_split, "test", progress=False).metrics
+    got = outcome.runs[0].results[0].metrics
+    assert got["ndcg@10"] == pytest.approx(expected["ndcg@10"], abs=1e-12)
+    assert got["recall@20"] == pytest.approx(expected["recall@20"], abs=1e-12)
+    assert outcome.model.extend_fit(the_split, "test") is True
+    assert make_model("ease").extend_fit(the_split, "test") is False  # EASE refits for test

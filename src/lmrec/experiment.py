@@ -268,6 +268,9 @@ class _Fitter:
     dataset: str
     split: Split
     pretrained: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    #: label -> (the chosen grid point's seed-0 tuning fit, its fit seconds): seed 0 starts
+    #: from it when the model can extend a validation fit (``Recommender.extend_fit``).
+    tuned: dict[str, tuple[Recommender, float]] = field(default_factory=dict)
 
     def build(
         self, spec: ModelSpec, params: Mapping[str, Any], seed: int | None
@@ -322,7 +325,9 @@ def _tune(
     best, best_choice, best_score = points[0], choices[0], -math.inf
     for i, (params, tried) in enumerate(zip(points, choices, strict=True), 1):
         model, _, _ = fitter.build(spec, params, 0 if spec.seeded else None)
+        start = time.perf_counter()
         model.fit_split(split, "valid")
+        seconds = time.perf_counter() - start
         mode = fitter.config.mode
         result = evaluate(model, split, "valid", ks=(10,), progress=False, mode=mode)
         score = float(result.metrics[TUNE_METRIC])
@@ -330,6 +335,7 @@ def _tune(
         progress(f"{spec.model_label}: tuning {i}/{len(points)} {tried} valid {score:.4f}")
         if score > best_score:
             best, best_choice, best_score = params, tried, score
+            fitter.tuned[spec.model_label] = (model, seconds)
     return best, best_choice, tuning
 
 
@@ -423,8 +429,11 @@ def run_experiment(
     for spec in specs:
         chosen, choice, tuning = _tune(spec, fitter, say)
 
-        def fit_and_score(model: Recommender, spec: ModelSpec = spec) -> tuple[list, dict]:
-            model.fit_split(the_split, config.on)
+        def fit_and_score(
+            model: Recommender, tuned: bool = False, spec: ModelSpec = spec
+        ) -> tuple[list, dict]:
+            if not (tuned and model.extend_fit(the_split, config.on)):
+                model.fit_split(the_split, config.on)
             results = _score(model, the_split, config)
             extra = spec.measure(model, the_split, config.on) if spec.measure else {}
             return results, extra
@@ -451,7 +460,7 @@ def _run_seeds(
     tuning: list[dict[str, Any]],
     fitter: _Fitter,
     config: ExperimentConfig,
-    fit_and_score: Callable[[Recommender], tuple[list[EvalResult], dict[str, float]]],
+    fit_and_score: Callable[[Recommender, bool], tuple[list[EvalResult], dict[str, float]]],
     *,
     split_name: str,
     user_ids: Callable[[EvalResult], np.ndarray | None],
@@ -461,9 +470,15 @@ def _run_seeds(
     runs: list[SeedRun] = []
     for seed in seeds:
         model, full, info = fitter.build(spec, chosen, seed if spec.seeded else None)
+        # Seed 0 of a tuned model is the chosen point's tuning fit, extended where it can be
+        # (its fit time then counts the tuning fit).
+        tuned = fitter.tuned.pop(spec.model_label, None) if seed == 0 else None
+        earlier = 0.0
+        if tuned is not None:
+            model, earlier = tuned
         start = time.perf_counter()
-        results, extra = fit_and_score(model)
-        fit_seconds = time.perf_counter() - start - sum(r.seconds for r in results)
+        results, extra = fit_and_score(model, tuned is not None)
+        fit_seconds = earlier + time.perf_counter() - start - sum(r.seconds for r in results)
         if extra:
             ranking = results[0]
             results[0] = EvalResult(
@@ -609,8 +624,11 @@ def run_cold_start(
     for spec in specs:
         chosen, choice, tuning = _tune(spec, fitter, say)
 
-        def fit_and_score(model: Recommender, spec: ModelSpec = spec) -> tuple[list, dict]:
-            model.fit_split(split, "test")
+        def fit_and_score(
+            model: Recommender, tuned: bool = False, spec: ModelSpec = spec
+        ) -> tuple[list, dict]:
+            if not (tuned and model.extend_fit(split, "test")):
+                model.fit_split(split, "test")
             extra = spec.measure(model, split, "test") if spec.measure else {}
             return score(model), extra
 

@@ -138,6 +138,30 @@ def test_data_info_on_a_file(tmp_path):
     assert json.loads(ok("data", "info", semi, "--sep", ";", "--json").stdout)["users"] == 2
 
 
+def test_data_info_and_compare_on_repeat_data(tmp_path):
+    """A file where users come back to items: data info says how many repeats each split has;
+    compare names the mode, notes the repeat targets by default, and --protocol repeats
+    ranks them."""
+    rows = ["user,item,ts"]
+    for u in range(12):
+        items = [f"i{(u + k) % 7}" for k in range(5)] + [f"i{u % 7}"]  # last event: a repeat
+        rows += [f"u{u},{item},{t}" for t, item in enumerate(items)]
+    path = tmp_path / "repeats.csv"
+    path.write_text("\n".join(rows) + "\n")
+    info = json.loads(ok("data", "info", path, "--json").stdout)
+    assert info["time_order"] == "timestamps" and info["repeat_events"] > 0
+    assert info["repeat_targets.loo"] == 1.0  # every last event repeats an earlier item
+    default = lmrec("compare", path, "--models", "popular,repeat", "--json")
+    assert default.exit_code == 2 and "Traceback" not in default.output
+    assert "--protocol repeats" in default.stderr.strip().splitlines()[-1]
+    out = ok("compare", path, "--models", "popular,repeat", "--protocol", "repeats", "--json")
+    records = {r["model"]: r for r in json.loads(out.stdout)}
+    assert {r["protocol"] for r in records.values()} == {"full-ranking-repeats"}
+    assert records["repeat"]["repeat_targets"] == 12
+    assert records["repeat"]["metrics"]["hr@10"] == 1.0  # "play it again" finds every target
+    assert_user_error(lmrec("compare", path, "--models", "popular", "--protocol", "sometimes"))
+
+
 @pytest.mark.skipif(find_dataset("ml-100k") is None, reason="ml-100k is not staged")
 def test_data_info_ml100k():
     info = json.loads(ok("data", "info", "ml-100k", "--json").stdout)

@@ -279,9 +279,9 @@ def test_new_items_reproduces_the_published_figures_on_sets_without_repeats(
     shared_datasets, dataset, model
 ):
     """On the shared sets (no repeat targets) new-items is the old rule: every metric of the
-    recorded benchmark (benchmarks/results/baselines.json) comes out bit for bit, with the
-    same protocol label. EASE on Beauty (l2=50) was checked the same way outside the suite
-    (about 4 minutes): identical."""
+    recorded benchmark (benchmarks/results/baselines.json, rounded there to 6 decimals) comes
+    out the same, with the same protocol label. EASE on Beauty (l2=50) was checked the same
+    way outside the suite (about 4 minutes): identical."""
     from lmrec.data.registry import load_dataset
     from lmrec.data.split import split_dataset
     from lmrec.models import make_model
@@ -294,4 +294,6 @@ def test_new_items_reproduces_the_published_figures_on_sets_without_repeats(
         result = evaluate(fitted, split, "test", progress=False, mode=mode)
         assert result.repeat_targets == 0 and result.note == ""
         assert result.protocol == record["protocol"] == "full-ranking"
-        assert result.metrics == record["metrics"]
+        assert set(result.metrics) == set(record["metrics"])
+        for name, value in record["metrics"].items():
+            assert result.metrics[name] == pytest.approx(value, abs=5e-7), name

@@ -49,11 +49,13 @@ def data_info(
     data: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load a data set (by name or from a file) and describe it."""
+    """Load a data set (by name or from a file) and describe it, with its repeat events, time
+    order, weights and the share of repeat targets under each split."""
+    from lmrec.data.repeats import repeat_summary
     from lmrec.runs import load_data
 
     dataset = load_data(name_or_path, data, parse_columns(columns), sep)
-    summary = dataset.summary()
+    summary = {**dataset.summary(), **repeat_summary(dataset)}
     if as_json:
         print_json(summary)
         return

@@ -163,6 +163,17 @@ class Recommender(ABC):
         """
         return self.fit(split.fit_data(on))
 
+    def extend_fit(self, split: Split, on: Part) -> bool:
+        """Turn a model fitted by ``fit_split(split, "valid")`` into what
+        ``fit_split(split, on)`` gives, without training again, where the model can.
+
+        Returns whether it did (False: call ``fit_split``). Models that train on train and
+        stop early on validation (the Transformer, MultiInterest) train the same way for
+        valid and test and only condition on train + valid for test, so they can; the
+        experiment path uses this so a tuning fit with seed 0 is not trained twice.
+        """
+        return on == "valid"
+
     def _validate_params(self) -> None:
         """Raise :class:`ConfigError` for parameter values outside their range."""
 

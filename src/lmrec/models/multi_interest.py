@@ -417,9 +417,14 @@ class MultiInterest(Configured, Recommender):
         """Train on ``split.train`` stopping early on validation; for ``test``, then use
         train + valid as every user's evidence without retraining."""
         self.fit(split.train, valid=split.train.with_interactions(split.valid))
+        self.extend_fit(split, on)
+        return self
+
+    def extend_fit(self, split: Split, on: Part) -> bool:
+        """From a fit for ``valid`` to one for ``on``: for test, condition on train + valid."""
         if on == "test":
             self.set_history(split.fit_data("test"))
-        return self
+        return True
 
     def set_history(self, data: Dataset) -> MultiInterest:
         """Use ``data`` (same id map) as the users' evidence from now on."""

@@ -252,9 +252,14 @@ class SequenceTransformer(Configured, Recommender):
         """Train on ``split.train`` stopping early on the validation targets; for ``test``,
         then condition on train + valid without retraining (the SASRec protocol)."""
         self.fit(split.train, valid=split.train.with_interactions(split.valid))
+        self.extend_fit(split, on)
+        return self
+
+    def extend_fit(self, split: Split, on: Part) -> bool:
+        """From a fit for ``valid`` to one for ``on``: for test, condition on train + valid."""
         if on == "test":
             self.set_history(split.fit_data("test"))
-        return self
+        return True
 
     def set_history(self, data: Dataset) -> SequenceTransformer:
         """Condition future scores on ``data``'s sequences (same id map) without retraining."""
