@@ -227,3 +227,13 @@ def test_seed_zero_reuses_the_tuning_fit_and_matches_a_fresh_fit(split):
     assert got["recall@20"] == pytest.approx(expected["recall@20"], abs=1e-12)
     assert outcome.model.extend_fit(the_split, "test") is True
     assert make_model("ease").extend_fit(the_split, "test") is False  # EASE refits for test
+
+
+def test_the_transformer_stops_early_under_the_experiments_repeat_mode():
+    tiny = {"dim": 8, "layers": 1, "heads": 1, "max_len": 8, "epochs": 1, "progress": False}
+    result = compare("synthetic-repeats", ["transformer"], {"transformer": tiny}, mode="repeats")
+    (run,) = result.outcomes["transformer"].runs
+    assert run.params["eval_mode"] == "repeats"
+    assert run.results[0].protocol == "full-ranking-repeats"
+    with pytest.raises(ConfigError, match="sometimes"):
+        make_model("transformer", eval_mode="sometimes")

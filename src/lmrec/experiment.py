@@ -279,6 +279,9 @@ class _Fitter:
         full = dict(params)
         if seed is not None:
             full["seed"] = seed
+        defaults = MODEL_TYPES[spec.name].param_defaults()
+        if self.config.mode and "eval_mode" in defaults and "eval_mode" not in full:
+            full["eval_mode"] = self.config.mode  # early stopping follows the protocol
         info: dict[str, Any] = {}
         if spec.pretrain is not None:
             run_dir, info = self._pretrain(spec, {**full, **spec.pretrain})

@@ -76,6 +76,9 @@ class SequenceTransformer(Configured, Recommender):
         "lora_rank": 8,
         "checkpoint_dir": None,
         "progress": True,
+        # The repeat rule of early stopping on validation (lmrec.evaluate.ranking MODES):
+        # None/"new-items" leaves repeat targets out; "repeats" ranks seen items too.
+        "eval_mode": None,
     }
 
     def __init__(
@@ -88,7 +91,10 @@ class SequenceTransformer(Configured, Recommender):
 
     # ------------------------------------------------------------------ config
     def _validate_params(self) -> None:
+        from lmrec.evaluate.ranking import resolve_mode
+
         objective_class(self.objective)
+        resolve_mode(self.eval_mode)
         if self.dim % self.heads:
             raise ConfigError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if self.max_len < 2:
@@ -241,7 +247,7 @@ class SequenceTransformer(Configured, Recommender):
             net,
             objective,
             self.train_config(),
-            validate=validation_ndcg(self, data, valid, data.matrix("binary")),
+            validate=validation_ndcg(self, data, valid, data.matrix("binary"), self.eval_mode),
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             progress=self.progress,
