@@ -617,7 +617,7 @@ def run_cold_start(
         split = cold_users.split
 
         def score(model: Recommender) -> list[EvalResult]:
-            return [evaluate_cold_users(model, cold_users)]
+            return [evaluate_cold_users(model, cold_users, mode=config.mode)]
 
         split_name = cold_users.protocol
     else:

@@ -112,3 +112,26 @@ def test_new_users_need_score_histories_and_a_fitted_model(world):
         evaluate_cold_users(SVD(), cold)
     with pytest.raises(NotFittedError):
         evaluate_cold_users(EASE(), cold)
+
+
+def test_new_users_who_come_back_to_an_item_follow_the_repeat_modes():
+    """A new user's target that repeats one of the given events is never the only history
+    item left in the ranking: new-items leaves such cases out (counted), repeats ranks them
+    with nothing excluded, and "play it again" only earns under repeats."""
+    from lmrec.models.repeat import RepeatBaseline
+
+    world = make_synthetic(n_users=200, n_items=60, repeat=0.5, seed=2)
+    cold = cold_user_split(world, fraction=0.3, seed=0)
+    fit_data = cold.split.fit_data("test")
+    repeat, popular = RepeatBaseline().fit(fit_data), MostPopular().fit(fit_data)
+    new_rep = evaluate_cold_users(repeat, cold, ks=(10,))
+    new_pop = evaluate_cold_users(popular, cold, ks=(10,))
+    assert new_rep.mode == "new-items" and new_rep.repeat_targets > 0
+    assert new_rep.n_targets + new_rep.repeat_targets == len(cold.new_users) * len(cold.n_given)
+    # Only unseen items are ranked, where the repeat baseline is popularity: no gain.
+    assert new_rep.metrics["ndcg@10"] == pytest.approx(new_pop.metrics["ndcg@10"])
+    rep_rep = evaluate_cold_users(repeat, cold, ks=(10,), mode="repeats")
+    rep_pop = evaluate_cold_users(popular, cold, ks=(10,), mode="repeats")
+    assert rep_rep.protocol == "cold-user-repeats"
+    assert rep_rep.n_targets == len(cold.new_users) * len(cold.n_given)
+    assert rep_rep.metrics["ndcg@10"] > 2 * rep_pop.metrics["ndcg@10"]

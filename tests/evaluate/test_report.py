@@ -132,6 +132,10 @@ def test_peak_memory_and_protocol_text():
     assert math.isnan(mb) or 1 < mb < 1_000_000
     assert "not comparable" in describe_protocol("sampled-100")
     assert "every item" in describe_protocol("full-ranking")
+    assert "only 100 sampled items" in describe_protocol("sampled-100-repeats")
+    assert "nothing is excluded" in describe_protocol("sampled-100-repeats")
+    assert "left out of the metrics" in describe_protocol("full-ranking-new-items")
+    assert "nothing is excluded" in describe_protocol("cold-user-repeats")
 
 
 # ------------------------------------------------------------------ reproducible records

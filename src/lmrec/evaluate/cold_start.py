@@ -158,20 +158,33 @@ def cold_user_split(
 
 
 def evaluate_cold_users(
-    model: Recommender, cold: ColdUserSplit, *, ks: tuple[int, ...] = (10, 20)
+    model: Recommender,
+    cold: ColdUserSplit,
+    *,
+    ks: tuple[int, ...] = (10, 20),
+    mode: str | None = None,
 ) -> EvalResult:
     """Metrics per history length (``recall@20_k1`` …) and over all lengths (``recall@20``).
+
+    ``mode`` follows :mod:`lmrec.evaluate.ranking`: ``new-items`` (default) excludes the
+    given history from the ranking and leaves out, and counts (``repeat_targets``), cases
+    whose target is already in it, so a re-consumed item is never the one seen item left to
+    find; ``repeats`` excludes nothing and ranks every case.
 
     Works for every model that declares ``score_histories`` (see
     :func:`lmrec.models.capabilities_table`; baselines fold a history in as documented on
     each); others raise :class:`CapabilityError`.
     """
+    from lmrec.evaluate.ranking import resolve_mode
+
     model._require("score_histories", "cold users are scored from their raw histories")
     model._check_fitted()
+    resolved = resolve_mode(mode) or "new-items"
     start = time.perf_counter()
     idmap = model.idmap_
     above_all, ties_all = [], []
     metrics: dict[str, float] = {}
+    repeats = 0
     for k in cold.n_given:
         histories, behaviours, timestamps, targets = cold.cases(k)
         scores = model.score_histories(histories, behaviours, timestamps)
@@ -179,9 +192,18 @@ def evaluate_cold_users(
         target = idmap.item_index(targets)
         rows = np.arange(len(histories))
         t_score = scores[rows, target].copy()
+        in_history = np.zeros(len(rows), dtype=bool)
         for r, history in enumerate(histories):
-            scores[r, idmap.item_index(history)] = -np.inf
-        scores[rows, target] = t_score  # a re-consumed item stays a candidate
+            seen = idmap.item_index(history)
+            in_history[r] = target[r] in seen
+            if resolved == "new-items":
+                scores[r, seen] = -np.inf
+        repeats += int(in_history.sum())
+        if resolved == "new-items":  # repeat targets are left out (and counted)
+            keep = ~in_history
+            scores, rows, t_score = scores[keep], np.arange(int(keep.sum())), t_score[keep]
+        if not len(rows):
+            continue
         above = (scores > t_score[:, None]).sum(axis=1)
         ties = (scores == t_score[:, None]).sum(axis=1)
         per_case = per_user_metrics(above, ties, rows, len(rows), ks)
@@ -192,11 +214,14 @@ def evaluate_cold_users(
     metrics.update(aggregate(per_user_metrics(above, ties, np.arange(len(above)), len(above), ks)))
     return EvalResult(
         metrics=metrics,
-        protocol="cold-user",
+        protocol="cold-user" if resolved == "new-items" else "cold-user-repeats",
         split=cold.protocol,
         part="test",
         n_users=len(cold.new_users),
         seconds=time.perf_counter() - start,
+        mode=resolved,
+        repeat_targets=repeats,
+        n_targets=len(above),
     )
 
 

@@ -488,21 +488,35 @@ def bar_chart(records: Sequence[Mapping[str, Any]], metric: str, path: str | Pat
 
 
 def describe_protocol(protocol: str) -> str:
-    """One sentence saying how numbers under ``protocol`` were computed."""
-    if protocol == "full-ranking":
-        return (
-            "full ranking: every item is scored; items in the user's fitting data are excluded, "
-            "held-out targets stay candidates, ties count at their expected rank"
+    """One sentence saying how numbers under ``protocol`` were computed.
+
+    Ranking protocols may end in the repeat mode (``-new-items``, ``-repeats``, see
+    :mod:`lmrec.evaluate.ranking`); the sentence then says what the mode did.
+    """
+    mode = ""
+    for suffix in ("-new-items", "-repeats"):
+        if protocol.endswith(suffix):
+            protocol, mode = protocol.removesuffix(suffix), suffix[1:]
+    if mode == "repeats":
+        rule = "nothing is excluded: seen items compete and repeat targets are ranked"
+    elif mode == "new-items":
+        rule = (
+            "items in the user's fitting data are excluded; targets the user already had are "
+            "left out of the metrics (counted in repeat_targets)"
         )
+    else:
+        rule = "items in the user's fitting data are excluded, held-out targets stay candidates"
+    if protocol == "full-ranking":
+        return f"full ranking: every item is scored; {rule}; ties count at their expected rank"
     if protocol.startswith("sampled-"):
         n = protocol.removeprefix("sampled-")
         return (
-            f"SAMPLED: each target is ranked against only {n} sampled unseen items; "
+            f"SAMPLED: each target is ranked against only {n} sampled items ({rule}); "
             "these numbers are not comparable with full-ranking ones"
         )
     if protocol == "rating":
         return "rating prediction: RMSE and MAE of predicted ratings on the rated held-out events"
-    return protocol
+    return protocol + (f" ({mode}: {rule})" if mode else "")
 
 
 def interest_chart(interests: Any, path: str | Path, title: str = "p(category | history)") -> Path:
