@@ -212,13 +212,24 @@ def _is_transformer(r: dict) -> bool:
     return r["model"].startswith("transformer")
 
 
-def _row(dataset: str, r: dict, against: dict | None, extra: str | None = None) -> str:
+#: Beyond-accuracy columns of the headline (catalogue coverage and exposure Gini).
+EXPOSURE_COLUMNS = ("coverage@10", "gini@10")
+
+
+def _row(
+    dataset: str,
+    r: dict,
+    against: dict | None,
+    extra: str | None = None,
+    columns: tuple[str, ...] = (),
+) -> str:
     test = "" if against is None else test_cell(paired(r, against))
     cells = [
         dataset,
         r["model"],
         value_ci(r, "ndcg@10"),
         value_ci(r, "recall@10"),
+        *(value_ci(r, c) or "–" for c in columns),
         seed_note(r),
         test,
     ]
@@ -239,8 +250,13 @@ def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
         f'interval covers 0). Rows marked "{PRE_SEAMS}" are single runs from before the seeded',
         'pipeline: no interval and no test ("no test") until they are re-run.',
         "",
-        "| data set | model | NDCG@10 | Recall@10 | seeds | vs best baseline (NDCG@10) | target |",
-        "|---|---|---|---|---|---|---|",
+        "Coverage@10 is the share of the catalogue shown in some test list; Gini@10 the Gini",
+        "coefficient of those exposures (0 = every item shown equally often; – = recorded",
+        "before the metric existed).",
+        "",
+        "| data set | model | NDCG@10 | Recall@10 | Coverage@10 | Gini@10 | seeds "
+        "| vs best baseline (NDCG@10) | target |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol != "full-ranking":
@@ -257,12 +273,12 @@ def headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
             else (f"≥ {target[0]:.3f}" + (f" / ≥ {target[1]:.3f}" if target[1] else ""))
         )
         lines.append(
-            _row(dataset, best, None, goal).replace(
+            _row(dataset, best, None, goal, EXPOSURE_COLUMNS).replace(
                 f"| {best['model']} |", f"| {best['model']} (best baseline) |", 1
             )
         )
         for r in sorted(ours, key=lambda r: r["model"]):
-            lines.append(_row(dataset, r, best, ""))
+            lines.append(_row(dataset, r, best, "", EXPOSURE_COLUMNS))
     return [*lines, ""]
 
 

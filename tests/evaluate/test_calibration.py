@@ -43,3 +43,17 @@ def test_kl_divergence():
     q = np.array([0.25, 0.25, 0.5])
     assert kl_divergence(p, q) == pytest.approx(math.log(2))
     assert kl_divergence(p, p) == pytest.approx(0.0)
+
+
+def test_temperature_from_a_sample_of_many_events_matches_the_full_fit():
+    """Beyond max_rows events the fit uses a seeded sample (a full pass per step took minutes
+    on Beauty); the temperature stays close to the full-data one and is repeatable."""
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(size=(6000, 30)) * 2.0
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    targets = np.array([rng.choice(30, p=p) for p in probs])
+    overconfident = (true_logits * 2.5).astype(np.float32)
+    full = fit_temperature(overconfident, targets, max_rows=10_000)
+    sampled = fit_temperature(overconfident, targets, max_rows=2000)
+    assert sampled == pytest.approx(full, rel=0.05)
+    assert fit_temperature(overconfident, targets, max_rows=2000) == sampled

@@ -294,6 +294,6 @@ def test_new_items_reproduces_the_published_figures_on_sets_without_repeats(
         result = evaluate(fitted, split, "test", progress=False, mode=mode)
         assert result.repeat_targets == 0 and result.note == ""
         assert result.protocol == record["protocol"] == "full-ranking"
-        assert set(result.metrics) == set(record["metrics"])
+        assert set(record["metrics"]) <= set(result.metrics)  # newer metrics may be added
         for name, value in record["metrics"].items():
             assert result.metrics[name] == pytest.approx(value, abs=5e-7), name

@@ -44,10 +44,27 @@ def expected_calibration_error(
 
 
 def fit_temperature(
-    logits: np.ndarray, targets: np.ndarray, low: float = 0.05, high: float = 20.0, steps: int = 60
+    logits: np.ndarray,
+    targets: np.ndarray,
+    low: float = 0.05,
+    high: float = 20.0,
+    steps: int = 40,
+    max_rows: int = 4096,
+    seed: int = 0,
 ) -> float:
     """The temperature minimising NLL, by golden-section search over log T (NLL is unimodal
-    in T for a fixed set of logits)."""
+    in T for a fixed set of logits).
+
+    One scalar needs few examples: beyond ``max_rows`` held-out events a fixed random sample
+    of that many is used (seeded, so the fit is repeatable). Every step is a softmax over
+    the whole catalogue per row, and on Beauty (22k validation events × 12k items) 60 full
+    passes took minutes, longer than an epoch of training.
+    """
+    logits = np.asarray(logits)
+    targets = np.asarray(targets)
+    if len(targets) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(len(targets), max_rows, replace=False))
+        logits, targets = logits[rows], targets[rows]
     a, b = np.log(low), np.log(high)
     ratio = (np.sqrt(5) - 1) / 2
     c, d = b - ratio * (b - a), a + ratio * (b - a)

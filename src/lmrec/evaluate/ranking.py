@@ -52,7 +52,14 @@ from lmrec.data.repeats import seen_mask
 from lmrec.data.schema import Dataset
 from lmrec.data.split import Split
 from lmrec.errors import ConfigError, DataError
-from lmrec.evaluate.metrics import DEFAULT_KS, aggregate, coverage, mae, per_user_metrics, rmse
+from lmrec.evaluate.diversity import (
+    ItemSpace,
+    catalogue_metrics,
+    history_distributions,
+    item_space,
+    per_list_metrics,
+)
+from lmrec.evaluate.metrics import DEFAULT_KS, aggregate, mae, per_user_metrics, rmse
 from lmrec.models.base import Recommender, mask_seen, top_k
 
 #: Evaluation modes for seen items (see the module docstring).
@@ -186,16 +193,19 @@ def evaluate_targets(
     candidates: np.ndarray | None = None,
     protocol: str | None = None,
     mode: str | None = None,
+    items: ItemSpace | None = None,
 ) -> EvalResult:
     """Rank ``targets`` (rows of user_id, item_id) for a fitted model.
 
     ``exclude`` (users × items, nonzero = the user had it) defaults to everything in
     ``fit_data``; it defines the repeat targets, and under ``mode="new-items"`` it is masked
     (under ``"repeats"`` nothing is). ``mode=None`` follows the data (module docstring).
-    ``with_coverage=False`` skips the top-k lists behind ``coverage@k`` (early stopping
-    needs only the ranks). ``candidates`` (item indices) restricts the ranking to those
-    items, e.g. the new items of the cold-item protocol; every target must be one of them,
-    and ``protocol`` then names what was ranked (default ``candidates-N``).
+    ``with_coverage=False`` skips the top-k lists behind ``coverage@k`` and the other
+    list metrics of :mod:`lmrec.evaluate.diversity` (early stopping needs only the ranks);
+    ``items`` is the item space they use (default: category vectors of ``fit_data``).
+    ``candidates`` (item indices) restricts the ranking to those items, e.g. the new items
+    of the cold-item protocol; every target must be one of them, and ``protocol`` then
+    names what was ranked (default ``candidates-N``).
     """
     if len(targets) == 0:
         raise DataError(f"no {part} targets to evaluate")
@@ -273,8 +283,12 @@ def evaluate_targets(
     metrics = aggregate(per_user)
     if with_coverage:
         all_tops = np.concatenate(tops)
-        for k in ks:
-            metrics[f"coverage@{k}"] = coverage(all_tops[:, :k], n_items)
+        space = items if items is not None else item_space(fit_data)
+        history = history_distributions(fit_data, users, space)
+        lists = per_list_metrics(all_tops, history, space, ks)
+        per_user.update(lists)
+        metrics.update({name: _nanmean(values) for name, values in lists.items()})
+        metrics.update(catalogue_metrics(all_tops, n_items, ks))
     if protocol is None:
         protocol = "full-ranking" if negatives is None else f"sampled-{negatives}"
         if candidates is not None:
@@ -294,6 +308,12 @@ def evaluate_targets(
         n_targets=len(target_items),
         note=note,
     )
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """Mean over users for whom a list metric is defined (NaN when it is for nobody)."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else float("nan")
 
 
 def _count_full(

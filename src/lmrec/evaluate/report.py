@@ -68,7 +68,22 @@ DEFAULT_TABLE_METRICS: tuple[str, ...] = (
     "mae",
 )
 #: Metric families shown by :func:`metrics_by_k_table`, in order.
-RANKING_FAMILIES: tuple[str, ...] = ("hr", "recall", "precision", "f1", "ndcg", "mrr", "coverage")
+RANKING_FAMILIES: tuple[str, ...] = (
+    "hr",
+    "recall",
+    "precision",
+    "f1",
+    "ndcg",
+    "mrr",
+    "coverage",
+    # beyond accuracy (lmrec.evaluate.diversity)
+    "ild",
+    "category_coverage",
+    "novelty",
+    "calibration_kl",
+    "gini",
+    "entropy",
+)
 
 
 def split_label(split_protocol: str, part: str) -> str:

@@ -1,0 +1,70 @@
+"""Re-ranking a fitted model: the lists the evaluator judges are the re-ranked ones."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmrec.data.loaders.synthetic import make_synthetic
+from lmrec.data.schema import Dataset
+from lmrec.data.split import split_dataset
+from lmrec.errors import ConfigError
+from lmrec.evaluate.diversity import item_space
+from lmrec.evaluate.ranking import evaluate
+from lmrec.models import make_model
+from lmrec.rerank import Reranked
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    split = split_dataset(make_synthetic(n_users=200, n_items=120, seed=4), "loo")
+    model = make_model("itemknn", k=50).fit_split(split, "test")
+    fit_data = split.fit_data("test")
+    return split, model, fit_data, item_space(fit_data)
+
+
+def test_zero_knob_evaluates_exactly_like_the_model(fitted):
+    split, model, fit_data, space = fitted
+    base = evaluate(model, split, "test", progress=False).metrics
+    same = evaluate(Reranked(model, fit_data, space, "mmr", 0.0), split, "test", progress=False)
+    for name in ("ndcg@10", "recall@10", "ild@10", "coverage@10"):
+        assert same.metrics[name] == pytest.approx(base[name]), name
+
+
+@pytest.mark.parametrize("method", ["mmr", "dpp", "calibrated"])
+def test_reranking_diversifies_the_evaluated_lists(fitted, method):
+    split, model, fit_data, space = fitted
+    base = evaluate(model, split, "test", progress=False).metrics
+    reranked = Reranked(model, fit_data, space, method, 0.8)
+    metrics = evaluate(reranked, split, "test", progress=False).metrics
+    if method == "calibrated":
+        assert metrics["calibration_kl@10"] < base["calibration_kl@10"]
+    else:
+        assert metrics["ild@10"] > base["ild@10"]
+    assert reranked.label == f"{method}-0.8"
+
+
+def test_recommend_returns_unseen_reranked_ids(fitted):
+    _, model, fit_data, space = fitted
+    user = fit_data.idmap.users[0]
+    ids, scores = Reranked(model, fit_data, space, "dpp", 0.5).recommend([user], k=10)
+    seen = set(fit_data.interactions.loc[fit_data.interactions["user_id"] == user, "item_id"])
+    assert ids.shape == (1, 10) and not seen & set(ids[0]) and np.isfinite(scores).all()
+    with pytest.raises(ConfigError, match="longer than the re-ranked list"):
+        Reranked(model, fit_data, space, "dpp", 0.5).recommend([user], k=50)
+
+
+def test_bad_settings_are_refused(fitted):
+    _, model, fit_data, space = fitted
+    with pytest.raises(ConfigError, match="method must be one of mmr, dpp, calibrated"):
+        Reranked(model, fit_data, space, "shuffle", 0.5)
+    with pytest.raises(ConfigError, match=r"diversity must be in \[0, 1\]"):
+        Reranked(model, fit_data, space, "mmr", -0.1)
+    with pytest.raises(ConfigError, match="cannot re-rank 10 candidates into a list of 20"):
+        Reranked(model, fit_data, space, "mmr", 0.5, candidates=10)
+    plain = Dataset.from_frames(
+        pd.DataFrame(
+            {"user_id": ["u", "u", "v"], "item_id": ["a", "b", "a"], "timestamp": [1, 2, 1]}
+        )
+    )
+    with pytest.raises(ConfigError, match="no item has a category, so calibrated"):
+        Reranked(model, plain, item_space(plain), "calibrated", 0.5, list_size=1)
