@@ -91,3 +91,48 @@ def test_headline_lists_the_best_baseline_and_tests_every_variant(render, tmp_pa
     rows = [ln for ln in lines if ln.startswith("| d |")]
     assert rows[0].startswith("| d | ease (best baseline) |")
     assert "Δ +0.0500" in rows[1] and "n.s." not in rows[1]
+
+
+def _diverse(tmp_path, model, ndcg, ild, kl, method=None, knob=None):
+    users = [f"u{j}" for j in range(50)]
+    name = f"d__{model}__full-ranking.json"
+    write_per_user(
+        tmp_path / name,
+        dataset="d",
+        split="loo",
+        protocol="full-ranking",
+        model=model,
+        user_ids=users,
+        seeds=[0, 1, 2],
+        scores={
+            "ndcg@10": np.full((3, 50), ndcg) + np.linspace(0, 0.01, 50),
+            "ild@10": np.full((3, 50), ild) + np.linspace(0, 0.01, 50),
+            "calibration_kl@10": np.full((3, 50), kl) + np.linspace(0, 0.01, 50),
+        },
+    )
+    params = {} if method is None else {"rerank": method, "diversity": knob, "item_space": "text"}
+    record = make_record(
+        dataset="d",
+        split="loo",
+        protocol="full-ranking",
+        model=model,
+        metrics={"ndcg@10": ndcg, "ild@10": ild, "calibration_kl@10": kl, "gini@10": 0.8},
+        train_seconds=1.0,
+        eval_seconds=1.0,
+        peak_mb=1.0,
+        extra={"seeds": [0, 1, 2], "metrics_ci95": {}, "params": params, "per_user_file": name},
+    )
+    record["_file"] = "diversity.json"
+    return record
+
+
+def test_diversity_section_checks_the_targets_against_the_base(render, tmp_path):
+    base = _diverse(tmp_path, "transformer", 0.100, 0.50, 1.00)
+    mmr = _diverse(tmp_path, "transformer-mmr-0.3", 0.097, 0.62, 0.90, "mmr", 0.3)
+    cal = _diverse(tmp_path, "transformer-calibrated-0.5", 0.090, 0.50, 0.60, "calibrated", 0.5)
+    text = "\n".join(render.diversity_section([base, mmr, cal]))
+    assert "| d | transformer-mmr-0.3 | 0.3 |" in text
+    assert "ild@10 +24.0% (target +20% at ≥ −5% NDCG): **met**" in text
+    # calibration KL −40% but NDCG −10%: over the accuracy budget
+    assert "calibration_kl@10 -40.0% (target -30% at ≥ −5% NDCG): **missed**" in text
+    assert "p < 0.001" in text

@@ -61,7 +61,7 @@ from lmrec.models.registry import MODEL_TYPES, make_model
 #: The validation score tuning maximises.
 TUNE_METRIC = "ndcg@10"
 #: Per-user metrics kept for paired tests.
-PER_USER_METRICS: tuple[str, ...] = ("ndcg@10", "recall@10")
+PER_USER_METRICS: tuple[str, ...] = ("ndcg@10", "recall@10", "ild@10", "calibration_kl@10")
 
 Progress = Callable[[str], None]
 

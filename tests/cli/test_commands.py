@@ -428,3 +428,41 @@ def test_plot_draws_the_training_curves_of_a_transformer_run(tmp_path, run_dir):
     result = lmrec("plot", run_dir)  # EASE is not trained epoch by epoch: no curves
     assert_user_error(result)
     assert "curves.jsonl" in result.stderr
+
+
+# --------------------------------------------------------------------------- diversity
+def test_diversity_sweeps_a_knob_and_writes_a_plot(run_dir, tmp_path):
+    png = tmp_path / "dpp.png"
+    result = ok("diversity", run_dir, "--method", "dpp", "--knobs", "0,0.3", "--plot", png)
+    assert "dpp re-ranking of ease" in result.stdout and "ild@10" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads(
+        ok("diversity", run_dir, "--method", "mmr", "--knobs", "0,0.5", "--json").stdout
+    )["sweep"]
+    assert [r["knob"] for r in rows] == [0.0, 0.5]
+    assert rows[1]["ild@10"] > rows[0]["ild@10"]
+
+
+def test_diversity_default_knobs_are_the_experiments():
+    import inspect
+
+    from lmrec.cli.diversity import diversity
+    from lmrec.rerank.experiment import DEFAULT_KNOBS
+
+    default = inspect.signature(diversity).parameters["knobs"].default
+    assert [float(k) for k in default.split(",")] == list(DEFAULT_KNOBS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--method", "shuffle"), "method must be one of mmr, dpp, calibrated"),
+        (("--knobs", "0,2"), r"diversity must be in [0, 1]"),
+        (("--knobs", "0,lots"), "--knobs must be comma-separated numbers"),
+        (("--space", "pixels"), "--space must be one of categories, text"),
+    ],
+)
+def test_diversity_bad_input_is_one_line(run_dir, args, message):
+    result = lmrec("diversity", run_dir, *args)
+    assert_user_error(result)
+    assert message in result.stderr

@@ -2,10 +2,10 @@
 
 The commands are plain functions in modules by area: :mod:`~lmrec.cli.data`,
 :mod:`~lmrec.cli.train`, :mod:`~lmrec.cli.evaluate`, :mod:`~lmrec.cli.explore` (look inside
-a run), :mod:`~lmrec.cli.compare` and :mod:`~lmrec.cli.demo`; they are registered below, in
-the order ``lmrec --help`` lists them. The group and its error handling are in
-:mod:`~lmrec.cli.app`, shared options in :mod:`~lmrec.cli.options`, tables and charts in
-:mod:`~lmrec.cli.display`.
+a run), :mod:`~lmrec.cli.diversity` (re-ranking sweeps), :mod:`~lmrec.cli.compare` and
+:mod:`~lmrec.cli.demo`; they are registered below, in the order ``lmrec --help`` lists them.
+The group and its error handling are in :mod:`~lmrec.cli.app`, shared options in
+:mod:`~lmrec.cli.options`, tables and charts in :mod:`~lmrec.cli.display`.
 
 Every command takes ``--json`` (machine-readable output on stdout instead of tables) and,
 where it reads data, ``--data PATH``. Progress and notes go to stderr. Errors the user can
@@ -15,7 +15,7 @@ Importing this package imports no numpy, pandas or torch (each command imports w
 needs inside its function), so ``lmrec --help`` answers at once.
 """
 
-from lmrec.cli import compare, data, demo, evaluate, explore, train
+from lmrec.cli import compare, data, demo, diversity, evaluate, explore, train
 from lmrec.cli.app import app, data_app, main
 
 data_app.command("list")(data.data_list)
@@ -29,6 +29,7 @@ app.command("similar-items")(explore.similar_items)
 app.command("interests")(explore.interests)
 app.command("sources")(explore.sources)
 app.command("plot")(explore.plot)
+app.command("diversity")(diversity.diversity)
 app.command("compare")(compare.compare)
 app.command("demo")(demo.demo)
 

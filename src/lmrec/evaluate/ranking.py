@@ -141,10 +141,12 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     mode: str | None = None,
+    items: ItemSpace | None = None,
 ) -> EvalResult:
     """Evaluate a model already fitted on ``split.fit_data(on)`` against ``split.targets(on)``.
 
     ``mode`` is "new-items", "repeats" or None (follow the data; see the module docstring).
+    ``items`` is the item space of the list metrics (default: category vectors).
     """
     fit_data = split.fit_data(on)
     return evaluate_targets(
@@ -160,6 +162,7 @@ def evaluate(
         split_name=split.protocol,
         part=on,
         mode=mode,
+        items=items,
     )
 
 

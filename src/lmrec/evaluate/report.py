@@ -502,6 +502,43 @@ def bar_chart(records: Sequence[Mapping[str, Any]], metric: str, path: str | Pat
     return path
 
 
+def tradeoff_chart(
+    curves: Mapping[str, Sequence[Mapping[str, float]]],
+    x: str,
+    y: str,
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """A PNG accuracy-vs-diversity plot: one line per curve (a re-ranking method), one point
+    per knob (``{"knob": …, x: …, y: …}`` rows), each point labelled with its knob."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not any(curves.values()):
+        raise ConfigError("no sweep points to plot")
+    fig = Figure(figsize=(6.0, 4.2))
+    ax = fig.subplots()
+    for j, (name, rows) in enumerate(curves.items()):
+        xs = [float(r[x]) for r in rows]
+        ys = [float(r[y]) for r in rows]
+        ax.plot(xs, ys, marker="o", color=f"C{j}", label=name)
+        for r, xv, yv in zip(rows, xs, ys, strict=True):
+            ax.annotate(
+                f"{r['knob']:g}", (xv, yv), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title or f"{y} vs {x} (labels: diversity knob)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=120)
+    return path
+
+
 def describe_protocol(protocol: str) -> str:
     """One sentence saying how numbers under ``protocol`` were computed.
 

@@ -1,0 +1,109 @@
+"""Benchmark diversity-aware re-ranking: MMR, DPP and calibrated lists against the model's own.
+
+For each (data set, base model) :func:`lmrec.rerank.experiment.run_reranking`:
+
+- fits the base on the train part (seed 0), sweeps each method's knob
+  (:data:`lmrec.rerank.experiment.DEFAULT_KNOBS`) on the validation targets and chooses, by
+  code, the knob with the best aim (ILD@10 for MMR/DPP, calibration KL@10 for calibrated)
+  among those that keep validation NDCG@10 within 5% of the base's;
+- fits the base for test per seed (seed 0 extends its validation fit) and scores the base
+  lists and each chosen re-ranking on test (leave-one-out, full ranking), 100 candidates
+  re-ranked into a list of 20;
+- records ``{base}`` and ``{base}-{method}-{knob}``, with the validation sweep (``tuning``),
+  per-user NDCG@10 / ILD@10 / calibration KL@10 for paired tests, and the re-ranking time
+  per user (``rerank_ms_per_user``, base scoring not counted).
+
+Item space (similarity for MMR/DPP and ILD): ml-100k uses text embeddings of each movie's
+title and genres (bundled all-MiniLM-L6-v2); Beauty's only item text is its attribute ids,
+so it uses category (attribute) vectors. Calibration uses categories everywhere.
+
+Run: ``.venv/bin/python benchmarks/diversity.py --datasets ml-100k --models transformer``.
+Records go to ``benchmarks/results/diversity.json``; BENCHMARKS.md gets its own section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import (  # noqa: E402
+    DEFAULT_SEEDS,
+    PER_USER,
+    RESULTS,
+    command,
+    emit,
+    render,
+    run_worker,
+    seeds_arg,
+    summary,
+)
+
+RECORDS = RESULTS / "diversity.json"
+DATASETS = ("ml-100k", "beauty")
+MODELS = ("transformer", "ease")
+METHODS = ("mmr", "dpp", "calibrated")
+#: Item space per data set (see the module docstring).
+SPACES = {"ml-100k": "text", "beauty": "categories"}
+#: The baselines' EASE grid (benchmarks/baselines.py), chosen on validation here too.
+EASE_GRID = {"l2": [10.0, 50.0, 100.0, 200.0, 500.0]}
+
+
+def base_spec(dataset: str, model: str):
+    from lmrec.experiment import ModelSpec
+
+    if model == "ease":
+        return ModelSpec("ease", grid=EASE_GRID)
+    from transformer import variant_spec
+
+    spec = variant_spec(dataset, "transformer")
+    return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
+
+
+def worker(dataset: str, model: str, seeds: int) -> list[dict]:
+    import torch
+
+    from lmrec.experiment import ExperimentConfig, save_result
+    from lmrec.rerank.experiment import run_reranking
+
+    torch.set_num_threads(2)
+    cmd = command(__file__, "--datasets", dataset, "--models", model, "--seeds", str(seeds))
+    config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd)
+    result = run_reranking(
+        config,
+        base_spec(dataset, model),
+        METHODS,
+        space=SPACES[dataset],
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    return save_result(result, RECORDS, PER_USER)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
+    parser.add_argument("--worker", nargs=2, metavar=("DATASET", "MODEL"))
+    args = parser.parse_args()
+    if args.worker:
+        emit(worker(*args.worker, args.seeds))
+        return
+    for dataset in args.datasets:
+        for model in args.models:
+            start = time.perf_counter()
+            records = run_worker(__file__, [dataset, model, "--seeds", str(args.seeds)])
+            for record in records or []:
+                print(
+                    f"{dataset:>8} {record['model']:>28} {time.perf_counter() - start:7.1f}s "
+                    + summary(record, ("ndcg@10", "ild@10", "calibration_kl@10")),
+                    flush=True,
+                )
+    render()
+
+
+if __name__ == "__main__":
+    main()
