@@ -45,7 +45,7 @@ from workers import (  # noqa: E402
 RECORDS = RESULTS / "diversity.json"
 DATASETS = ("ml-100k", "beauty")
 MODELS = ("transformer", "ease")
-METHODS = ("mmr", "dpp", "calibrated")
+METHODS = ("mmr", "dpp", "calibrated", "multi-interest")
 #: Item space per data set (see the module docstring).
 SPACES = {"ml-100k": "text", "beauty": "categories"}
 #: The baselines' EASE grid (benchmarks/baselines.py), chosen on validation here too.
@@ -79,7 +79,8 @@ def worker(dataset: str, model: str, seeds: int) -> list[dict]:
         space=SPACES[dataset],
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )
-    return save_result(result, RECORDS, PER_USER)
+    # Own per-user folder: the base records share names with the headline ones.
+    return save_result(result, RECORDS, PER_USER / "diversity")
 
 
 def main() -> None:

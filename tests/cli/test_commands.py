@@ -466,3 +466,16 @@ def test_diversity_bad_input_is_one_line(run_dir, args, message):
     result = lmrec("diversity", run_dir, *args)
     assert_user_error(result)
     assert message in result.stderr
+
+
+def test_interests_multi_lists_labelled_interests(run_dir):
+    user = "1"
+    out = json.loads(ok("interests", run_dir, "--user", user, "--multi", "--json").stdout)
+    weights = [i["weight"] for i in out["interests"]]
+    assert 1 <= len(weights) <= 4 and abs(sum(weights) - 1) < 1e-9
+    assert all(i["categories"] and i["history"] for i in out["interests"])
+    table = ok("interests", run_dir, "--user", user, "--multi").stdout
+    assert "interests (weights sum to 1)" in table
+    bad = lmrec("interests", run_dir, "--user", user, "--multi", "--space", "x")
+    assert_user_error(bad)
+    assert "item space must be one of categories, text" in bad.stderr

@@ -98,6 +98,28 @@ def item_probability_table(
     return table
 
 
+def multi_interest_table(user: str, rows: Sequence[Mapping[str, object]]) -> Table:
+    """A user's interests (``lmrec interests --multi``): weight, dominant categories of the
+    interest's history, how many history items it holds, and the items it predicts."""
+    table = Table(title=Text(f"user {user}: interests (weights sum to 1)"), title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("weight", justify="right")
+    table.add_column("categories (share of its history)")
+    table.add_column("history items", justify="right")
+    table.add_column("top predicted items")
+    for j, row in enumerate(rows, 1):
+        cats = ", ".join(f"{c['category']} {c['p']:.2f}" for c in row["categories"])  # type: ignore[index, union-attr]
+        items = "; ".join(row["titles"] or row["item_ids"])  # type: ignore[arg-type]
+        table.add_row(
+            str(j),
+            f"{float(row['weight']):.2f}",
+            Text(cats),
+            str(row["n_history"]),
+            Text(items),  # type: ignore[arg-type]
+        )
+    return table
+
+
 def source_weights_table(rows: Mapping[str, Mapping[str, float]], weighting: str | None) -> Table:
     """Per-user weights of each interest source (``lmrec sources``); rows sum to 1."""
     how = f" ({weighting} weighting)" if weighting else ""

@@ -45,7 +45,12 @@ def _knobs(text: str) -> list[float]:
 def diversity(
     run_dir: RunDirArg,
     method: Annotated[
-        str, typer.Option("--method", help="Re-ranking method: mmr, dpp or calibrated.")
+        str,
+        typer.Option(
+            "--method",
+            help="List method: mmr, dpp, calibrated, or multi-interest (lists filled from "
+            "each of the user's interests; needs a model that scores histories).",
+        ),
     ] = "dpp",
     knobs: Annotated[
         str,
@@ -83,8 +88,7 @@ def diversity(
     from lmrec.evaluate.diversity import ILD_SPACES, item_space
     from lmrec.evaluate.report import tradeoff_chart
     from lmrec.models.registry import make_model
-    from lmrec.rerank import check_method
-    from lmrec.rerank.experiment import AIMS, sweep
+    from lmrec.rerank.experiment import AIMS, check_method, sweep
     from lmrec.runs import check_same_ids, load_run, rebuild_split
 
     check_on(on)

@@ -10,6 +10,7 @@ import typer
 from lmrec.cli.display import (
     category_table,
     item_probability_table,
+    multi_interest_table,
     recommendation_table,
     similar_items_table,
     source_weights_table,
@@ -80,6 +81,20 @@ def interests(
     run_dir: Annotated[Path, typer.Argument(help="A transformer run directory.")],
     user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
     top: Annotated[int, typer.Option("--top", help="How many categories and items.")] = 10,
+    multi: Annotated[
+        bool,
+        typer.Option(
+            "--multi",
+            help="Several interests: the recent history split into groups (by category, "
+            "or text with --space text), each scored on its own by the model.",
+        ),
+    ] = False,
+    n_interests: Annotated[
+        int, typer.Option("--interests", help="At most this many interests (--multi).")
+    ] = 4,
+    space: Annotated[
+        str, typer.Option("--space", help="Item space that groups the history (--multi).")
+    ] = "categories",
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -88,7 +103,12 @@ def interests(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A user's calibrated interest distribution: top categories and items with probabilities."""
+    """A user's calibrated interest distribution: top categories and items with probabilities.
+
+    With --multi: the user's several interests, each labelled by its dominant categories."""
+    if multi:
+        _multi_interests(run_dir, user, n_interests, space, top, as_json)
+        return
     from lmrec.evaluate.report import interest_chart
     from lmrec.models.registry import load
 
@@ -106,6 +126,34 @@ def interests(
     out.print(item_probability_table(user, result.item_ids, titles, result.item_probs))
     if plot is not None:
         out.print(f"chart: {plot}")
+
+
+def _multi_interests(
+    run_dir: Path, user: str, n_interests: int, space: str, top: int, as_json: bool
+) -> None:
+    from lmrec.evaluate.diversity import item_space
+    from lmrec.rerank.interests import MultiInterestLists
+    from lmrec.runs import check_same_ids, load_run, rebuild_split
+
+    model, run = load_run(run_dir)
+    _, split = rebuild_split(run)
+    fit_data = split.fit_data("test")
+    check_same_ids(model, fit_data, run_dir)
+    lists = MultiInterestLists(
+        model, fit_data, item_space(fit_data, space), 0.5, n_interests=n_interests
+    )
+    found = lists.interests(user, top_items=min(top, 5), top_categories=3)
+    rows = []
+    for interest in found:
+        row = interest.as_dict()
+        row["n_history"] = len(interest.history)
+        row["item_ids"] = [str(i) for i in interest.items]
+        row["titles"] = [t for t in model.titles(interest.items) if t]
+        rows.append(row)
+    if as_json:
+        print_json({"user": user, "interests": rows})
+        return
+    out_console().print(multi_interest_table(user, rows))
 
 
 def sources(

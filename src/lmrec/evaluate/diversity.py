@@ -103,7 +103,7 @@ def item_space(
     embeddings), and the space is then called ``"given"``.
     """
     if space not in ILD_SPACES:
-        raise ConfigError(f"ild space must be one of {ILD_SPACES}, got {space!r}")
+        raise ConfigError(f"item space must be one of {', '.join(ILD_SPACES)}, got {space!r}")
     items = data.items.set_index("item_id")["categories"]
     item_categories = [
         list(items.get(item, [])) if item in items.index else [] for item in data.idmap.items
