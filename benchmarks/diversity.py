@@ -10,8 +10,14 @@ For each (data set, base model) :func:`lmrec.rerank.experiment.run_reranking`:
   lists and each chosen re-ranking on test (leave-one-out, full ranking), 100 candidates
   re-ranked into a list of 20;
 - records ``{base}`` and ``{base}-{method}-{knob}``, with the validation sweep (``tuning``),
+  the base's validation list metrics (``valid_metrics``),
   per-user NDCG@10 / ILD@10 / calibration KL@10 for paired tests, and the re-ranking time
   per user (``rerank_ms_per_user``, base scoring not counted).
+
+``transformer-mtl``: the Transformer trained with the diversity-aware task
+(``diversity_weight`` = :data:`MTL_WEIGHT`, L = L_next + λ·KL(history category mix ||
+predicted mix)), its own lists and its calibrated re-ranking; BENCHMARKS.md compares it with
+re-ranking the plain Transformer at equal validation NDCG@10.
 
 Item space (similarity for MMR/DPP and ILD): ml-100k uses text embeddings of each movie's
 title and genres (bundled all-MiniLM-L6-v2); Beauty's only item text is its attribute ids,
@@ -44,7 +50,10 @@ from workers import (  # noqa: E402
 
 RECORDS = RESULTS / "diversity.json"
 DATASETS = ("ml-100k", "beauty")
-MODELS = ("transformer", "ease")
+MODELS = ("transformer", "ease", "transformer-mtl")
+#: λ of the diversity-aware task (lmrec.train.objectives.CategoryMix) for transformer-mtl:
+#: one setting, not tuned (each fit takes minutes); compared with re-ranking at equal NDCG.
+MTL_WEIGHT = 1.0
 METHODS = ("mmr", "dpp", "calibrated", "multi-interest")
 #: Item space per data set (see the module docstring).
 SPACES = {"ml-100k": "text", "beauty": "categories"}
@@ -60,6 +69,9 @@ def base_spec(dataset: str, model: str):
     from transformer import variant_spec
 
     spec = variant_spec(dataset, "transformer")
+    if model == "transformer-mtl":
+        params = {**spec.params, "diversity_weight": MTL_WEIGHT}
+        return ModelSpec(spec.name, params=params, grid=spec.grid, label=f"{model}-{MTL_WEIGHT:g}")
     return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
 
 
@@ -75,7 +87,7 @@ def worker(dataset: str, model: str, seeds: int) -> list[dict]:
     result = run_reranking(
         config,
         base_spec(dataset, model),
-        METHODS,
+        ("calibrated",) if model == "transformer-mtl" else METHODS,
         space=SPACES[dataset],
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )

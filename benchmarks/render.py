@@ -13,6 +13,7 @@ no per-user scores): they are marked "1 seed, pre-seams" and never get a signifi
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -499,7 +500,61 @@ def diversity_section(records: list[dict]) -> list[str]:
                     f"- {dataset} {r['model']}: NDCG@10 {cost:+.1%}, {metric} {change:+.1%} "
                     f"(target {aim} at ≥ −{budget:.0%} NDCG): **{'met' if met else 'missed'}**"
                 )
-    return [*lines, "", *notes, ""]
+    return [*lines, "", *notes, "", *mtl_comparison(records)]
+
+
+def _interpolate(points: list[tuple[float, float]], x: float) -> float | None:
+    """y at x on the piecewise-linear curve through ``points`` (x, y); None outside it."""
+    points = sorted(points)
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return None
+
+
+def mtl_comparison(records: list[dict]) -> list[str]:
+    """The multi-task Transformer against calibrated re-ranking of the plain one, at equal
+    validation NDCG@10 (the re-ranking's KL interpolated along its validation sweep)."""
+    lines = []
+    for mtl in (r for r in records if r["model"].startswith("transformer-mtl-")):
+        if "valid_metrics" not in mtl:
+            continue
+        plain = next(
+            (
+                r
+                for r in records
+                if r["dataset"] == mtl["dataset"]
+                and r["model"].startswith("transformer-calibrated-")
+            ),
+            None,
+        )
+        if plain is None:
+            continue
+        sweep = [
+            (t["valid_ndcg@10"], t["valid_calibration_kl@10"])
+            for t in plain.get("tuning", [])
+            if "valid_calibration_kl@10" in t
+        ]
+        ndcg, kl = mtl["valid_metrics"]["ndcg@10"], mtl["valid_metrics"]["calibration_kl@10"]
+        matched = _interpolate(sweep, ndcg)
+        if matched is None:
+            verdict = (
+                f"outside the re-ranking sweep's NDCG@10 range "
+                f"({min(x for x, _ in sweep):.4f}–{max(x for x, _ in sweep):.4f}): no match"
+            )
+        else:
+            better = "multi-task" if kl < matched else "re-ranking"
+            verdict = (
+                f"calibrated re-ranking of `transformer` reaches {matched:.4f} there: "
+                f"**{better} is better calibrated**"
+            )
+        lines.append(
+            f"- {mtl['dataset']} `{mtl['model']}` (validation, seed 0): NDCG@10 {ndcg:.4f}, "
+            f"calibration KL@10 {kl:.4f}; {verdict} (one λ, not tuned; validation figures)."
+        )
+    if not lines:
+        return []
+    return ["**Multi-task diversity objective vs re-ranking, at equal NDCG@10.**", "", *lines, ""]
 
 
 def render() -> str:

@@ -136,3 +136,23 @@ def test_diversity_section_checks_the_targets_against_the_base(render, tmp_path)
     # calibration KL −40% but NDCG −10%: over the accuracy budget
     assert "calibration_kl@10 -40.0% (target -30% at ≥ −5% NDCG): **missed**" in text
     assert "p < 0.001" in text
+
+
+def test_multi_task_is_compared_with_reranking_at_equal_validation_ndcg(render):
+    plain = {
+        "dataset": "d",
+        "model": "transformer-calibrated-0.3",
+        "tuning": [
+            {"valid_ndcg@10": 0.10, "valid_calibration_kl@10": 0.70},
+            {"valid_ndcg@10": 0.09, "valid_calibration_kl@10": 0.50},
+        ],
+    }
+    mtl = {
+        "dataset": "d",
+        "model": "transformer-mtl-1",
+        "valid_metrics": {"ndcg@10": 0.095, "calibration_kl@10": 0.55},
+    }
+    (line,) = [x for x in render.mtl_comparison([plain, mtl]) if x.startswith("- ")]
+    assert "reaches 0.6000 there" in line and "multi-task is better calibrated" in line
+    far = {**mtl, "valid_metrics": {"ndcg@10": 0.2, "calibration_kl@10": 0.5}}
+    assert "no match" in render.mtl_comparison([plain, far])[2]

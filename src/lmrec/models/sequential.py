@@ -40,7 +40,12 @@ from lmrec.models.transformer import (
 )
 from lmrec.train.loop import TrainConfig, TrainHistory
 from lmrec.train.loop import train as run_training
-from lmrec.train.objectives import SEQUENCE_OBJECTIVES, objective_class, sequence_objective
+from lmrec.train.objectives import (
+    SEQUENCE_OBJECTIVES,
+    CategoryMix,
+    objective_class,
+    sequence_objective,
+)
 from lmrec.train.peft import FINETUNE_MODES, add_lora, lora_targets, trainable_parameters
 from lmrec.train.sequences import UserSequences, user_sequences
 
@@ -79,6 +84,8 @@ class SequenceTransformer(Configured, Recommender):
         # The repeat rule of early stopping on validation (lmrec.evaluate.ranking MODES):
         # None/"new-items" leaves repeat targets out; "repeats" ranks seen items too.
         "eval_mode": None,
+        # λ of the diversity-aware task (lmrec.train.objectives.CategoryMix): 0 = off.
+        "diversity_weight": 0.0,
     }
 
     def __init__(
@@ -111,6 +118,13 @@ class SequenceTransformer(Configured, Recommender):
             )
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if not self.diversity_weight >= 0:
+            raise ConfigError(f"diversity_weight must be >= 0, got {self.diversity_weight}")
+        if self.diversity_weight > 0 and self.sampled_softmax > 0:
+            raise ConfigError(
+                "diversity_weight needs the full softmax (the category mix of every item's "
+                "probability); set sampled_softmax=0"
+            )
         if self.target_behaviour is not None and self.target_behaviour not in BEHAVIOURS:
             raise ConfigError(
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
@@ -241,6 +255,8 @@ class SequenceTransformer(Configured, Recommender):
         )
         if len(objective.windows.user) == 0:
             raise ConfigError(f"{data.name}: no user has 2 or more events; nothing to learn from")
+        if self.diversity_weight > 0:
+            objective = CategoryMix(objective, _category_weights(data), self.diversity_weight)
         from lmrec.evaluate.ranking import validation_ndcg
 
         return run_training(
@@ -388,6 +404,22 @@ class SequenceTransformer(Configured, Recommender):
             behaviours=np.split(arrays["seq.behaviours"], bounds),
             timestamps=np.split(arrays["seq.timestamps"], bounds),
         )
+
+
+def _category_weights(data: Dataset) -> torch.Tensor:
+    """(n_items + 2, n_categories) category weights in the net's rows (item index + 1;
+    padding and [MASK] rows zero) for :class:`~lmrec.train.objectives.CategoryMix`."""
+    cats = data.items.set_index("item_id")["categories"]
+    item_categories = [list(cats.get(i, [])) if i in cats.index else [] for i in data.idmap.items]
+    if not any(item_categories):
+        raise ConfigError(
+            f"{data.name}: no item has a category, so diversity_weight has no category mix "
+            "to learn; set diversity_weight=0"
+        )
+    _, w = category_matrix(item_categories)
+    rows = np.zeros((data.n_items + 2, w.shape[1]), dtype=np.float32)
+    rows[1 : data.n_items + 1] = w.toarray()
+    return torch.from_numpy(rows)
 
 
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:

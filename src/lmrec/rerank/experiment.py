@@ -281,9 +281,13 @@ def run_reranking(
             split_name,
             spec.seeded,
         )
-        if rule:
-            for record in records:
+        for record in records:
+            if rule:
                 record["tuned_on"] = rule
+            else:  # the base: its validation lists, for comparisons at equal accuracy
+                record["valid_metrics"] = {
+                    k: round(v, 6) for k, v in base_valid.metrics.items() if k.endswith("@10")
+                }
         ids = _ranking_user_ids(split, config.on, seed_runs[0].results[0])
         outcomes[name] = ModelOutcome(
             the_spec,

@@ -164,6 +164,57 @@ def sequence_objective(
 
 
 @dataclass
+class CategoryMix:
+    """Multi-task: a sequence objective plus a diversity-aware task,
+    ``L = L_base + λ · KL(p_u || (1 - α) q + α p_u)``.
+
+    ``q`` is the category mix the model predicts at each target position (its softmax over
+    items times each item's category weights), ``p_u`` the category mix of the window's own
+    items (the user's interests in this stretch of history). Penalising the KL, Steck's
+    miscalibration with α = 0.01, trains the model to spread its probability over all of a
+    user's interests rather than only the strongest one, what calibrated re-ranking does
+    after the fact. ``weights`` is (n_items + 2, n_categories) in the net's row order
+    (padding and [MASK] rows zero). Needs full-softmax logits (no ``sampled_softmax``).
+    """
+
+    base: NextItem | MaskedItem
+    weights: torch.Tensor
+    weight: float
+    alpha: float = 0.01
+
+    @property
+    def windows(self) -> Windows:
+        return self.base.windows
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        return self.base.batches(rng, batch_size)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        inputs = self.base.batch(idx, rng)
+        items = inputs["items"]
+        mix = self.weights[items].sum(dim=1)  # (B, C); pad/[MASK] rows are zero
+        mix = mix / mix.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        inputs["category_mix"] = mix
+        return inputs
+
+    def loss(self, net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+        mix = inputs["category_mix"]
+        model_inputs = {k: v for k, v in inputs.items() if k != "category_mix"}
+        logits, loss = net(**model_inputs)
+        targets = model_inputs["targets"]
+        where = targets != PAD
+        n = float(where.sum())
+        if logits.shape[0] == 0 or self.weight == 0:
+            return loss, n
+        rows = torch.nonzero(where, as_tuple=True)[0]  # the row of each target position
+        p = mix[rows]  # (P, C)
+        q = torch.softmax(logits, dim=1) @ self.weights[1 : logits.shape[1] + 1]  # (P, C)
+        mixed = (1 - self.alpha) * q + self.alpha * p
+        kl = torch.where(p > 0, p * (torch.log(p.clamp(min=1e-12)) - torch.log(mixed)), 0.0)
+        return loss + self.weight * kl.sum(dim=1).mean(), n
+
+
+@dataclass
 class HeldOutEvent:
     """Predict each event from the user's other evidence (MultiInterest's objective).
 
@@ -193,6 +244,7 @@ class HeldOutEvent:
 
 __all__ = [
     "SEQUENCE_OBJECTIVES",
+    "CategoryMix",
     "HeldOutEvent",
     "MaskedItem",
     "NextItem",
