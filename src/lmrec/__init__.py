@@ -43,6 +43,9 @@ _LAZY = {
     "cold_user_split": "lmrec.evaluate.cold_start",
     "evaluate_cold_items": "lmrec.evaluate.cold_start",
     "evaluate_cold_users": "lmrec.evaluate.cold_start",
+    "item_space": "lmrec.evaluate.diversity",
+    "Reranked": "lmrec.rerank",
+    "MultiInterestLists": "lmrec.rerank.interests",
 }
 
 
