@@ -15,8 +15,8 @@ Importing this package imports no numpy, pandas or torch (each command imports w
 needs inside its function), so ``lmrec --help`` answers at once.
 """
 
-from lmrec.cli import compare, data, demo, diversity, evaluate, explore, train
-from lmrec.cli.app import app, data_app, main
+from lmrec.cli import compare, data, demo, diversity, evaluate, explore, serve, train
+from lmrec.cli.app import app, data_app, keys_app, main
 
 data_app.command("list")(data.data_list)
 data_app.command("info")(data.data_info)
@@ -31,6 +31,8 @@ app.command("sources")(explore.sources)
 app.command("plot")(explore.plot)
 app.command("diversity")(diversity.diversity)
 app.command("compare")(compare.compare)
+app.command("serve")(serve.serve)
+keys_app.command("create")(serve.keys_create)
 app.command("demo")(demo.demo)
 
 __all__ = ["app", "main"]

@@ -77,6 +77,12 @@ data_app = typer.Typer(
     context_settings=HELP_OPTIONS,
 )
 app.add_typer(data_app, name="data")
+keys_app = typer.Typer(
+    help="API keys for lmrec serve (only their hashes are stored).",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+)
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

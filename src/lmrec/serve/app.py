@@ -1,0 +1,278 @@
+"""The HTTP service (FastAPI): endpoints, auth, limits, errors and metrics.
+
+Endpoints (OpenAPI docs at ``/docs``):
+
+======================================  ======  =============================================
+``POST /v1/recommend``                  read    top-k for a user id or a raw history
+``POST /v1/predict``                    read    p(item | history) (and ratings) for items
+``GET /v1/users/{user_id}/interests``   read    the user's interest distribution
+``GET /v1/items/{item_id}/similar``     read    nearest items
+``POST /v1/events``                     write   append events; 200 once committed
+``GET /healthz``, ``/readyz``           none    liveness; readiness (model and store)
+``GET /metrics``                        none    Prometheus metrics
+======================================  ======  =============================================
+
+Every error is JSON ``{"error": message}``: 400 bad input, 401 missing/unknown key, 403 role,
+404 unknown user/item, 413 body too large, 422 malformed body, 429 rate limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lmrec.errors import CapabilityError, LmrecError, UnknownIdError
+from lmrec.serve.engine import Engine
+from lmrec.serve.security import ApiKey, KeyRing, pseudonym
+from lmrec.serve.store import Event
+
+log = logging.getLogger("lmrec.serve")
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MAX_K = 1000
+MAX_EVENTS = 10_000
+
+
+# ------------------------------------------------------------------ request bodies
+class EventIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=256)
+    item_id: str = Field(min_length=1, max_length=256)
+    behaviour: str = "click"
+    timestamp: float | None = None
+
+
+class HistoryEvent(BaseModel):
+    item_id: str = Field(min_length=1, max_length=256)
+    behaviour: str = "click"
+    timestamp: float | None = None
+
+
+class RecommendIn(BaseModel):
+    user_id: str | None = Field(default=None, min_length=1, max_length=256)
+    history: list[HistoryEvent] | None = Field(default=None, max_length=MAX_EVENTS)
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    exclude_seen: bool = True
+    categories: list[str] | None = None
+
+
+class PredictIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=256)
+    item_ids: list[str] = Field(min_length=1, max_length=MAX_K)
+
+
+class EventsIn(BaseModel):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def _event(e: EventIn | HistoryEvent, user_id: str) -> Event:
+    stamp = math.nan if e.timestamp is None else float(e.timestamp)
+    return Event(user_id, e.item_id, e.behaviour, stamp)
+
+
+# ------------------------------------------------------------------ the app
+def create_app(
+    engine: Engine,
+    keys: KeyRing | None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    log_secret: bytes | None = None,
+) -> FastAPI:
+    """The service for ``engine``; ``keys=None`` turns authentication off (local use only)."""
+    secret = (
+        log_secret or os.environ.get("LMREC_LOG_SECRET", "").encode() or secrets.token_bytes(32)
+    )
+    registry = CollectorRegistry()
+    requests = Counter(
+        "lmrec_requests",
+        "Requests by endpoint and status",
+        ["endpoint", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "lmrec_request_seconds", "Request latency by endpoint", ["endpoint"], registry=registry
+    )
+    errors = Counter("lmrec_errors", "Error responses by status", ["status"], registry=registry)
+    info = Gauge("lmrec_model_info", "The model being served", ["version"], registry=registry)
+    stored = Gauge("lmrec_events_stored", "Events in the event store", registry=registry)
+    lag = Gauge(
+        "lmrec_event_store_lag_seconds",
+        "Time the last event write took to commit",
+        registry=registry,
+    )
+    info.labels(version=engine.version).set(1)
+
+    app = FastAPI(
+        title="lmrec",
+        version="1",
+        description="Recommendations, predictions and interests from an lmrec run.",
+    )
+    app.state.engine = engine
+
+    @app.middleware("http")
+    async def limits_and_metrics(request: Request, call_next: Callable) -> Any:
+        start = time.perf_counter()
+        route = request.url.path
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body_bytes:
+            response = JSONResponse(
+                {"error": f"request body of {length} bytes exceeds {max_body_bytes}"},
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        endpoint = request.scope.get("route").path if request.scope.get("route") else route
+        requests.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+        latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+        if response.status_code >= 400:
+            errors.labels(status=str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(UnknownIdError)
+    async def unknown(_: Request, exc: UnknownIdError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+
+    @app.exception_handler(LmrecError)
+    async def bad_input(_: Request, exc: LmrecError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse({"error": message, "details": exc.errors()}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    def require(role: str) -> Callable[..., ApiKey | None]:
+        def check(
+            authorization: Annotated[str | None, Header()] = None,
+            x_api_key: Annotated[str | None, Header()] = None,
+        ) -> ApiKey | None:
+            if keys is None:
+                return None
+            token = x_api_key or (
+                authorization.removeprefix("Bearer ").strip()
+                if authorization and authorization.startswith("Bearer ")
+                else None
+            )
+            if not token:
+                raise ApiError(401, "missing API key (Authorization: Bearer KEY or X-API-Key)")
+            key = keys.find(token)
+            if key is None:
+                raise ApiError(401, "unknown API key")
+            if not key.allows(role):
+                raise ApiError(403, f"this key's role ({key.role}) may not {role}")
+            if not keys.take(key):
+                raise ApiError(
+                    429, f"rate limit of {key.rate_per_minute}/minute", {"Retry-After": "1"}
+                )
+            return key
+
+        return check
+
+    read = Depends(require("read"))
+    write = Depends(require("write"))
+
+    @app.post("/v1/recommend", dependencies=[read])
+    def recommend(body: RecommendIn) -> dict[str, Any]:
+        """Top-k items for a user id, or for a raw history (a visitor)."""
+        if (body.user_id is None) == (body.history is None):
+            raise ApiError(400, "give exactly one of user_id or history")
+        history = None
+        if body.history is not None:
+            if not body.history:
+                raise ApiError(400, "history is empty: give at least one event")
+            history = [_event(e, "(history)") for e in body.history]
+        out = engine.recommend(body.user_id, history, body.k, body.exclude_seen, body.categories)
+        if body.user_id is not None:
+            log.info(
+                "recommend user=%s served_by=%s", pseudonym(body.user_id, secret), out["served_by"]
+            )
+        return {"k": body.k, **out}
+
+    @app.post("/v1/predict", dependencies=[read])
+    def predict(body: PredictIn) -> dict[str, Any]:
+        """p(item | history) for the user's candidate items (and ratings where the model
+        predicts them)."""
+        return engine.predict(body.user_id, body.item_ids)
+
+    @app.get("/v1/users/{user_id}/interests", dependencies=[read])
+    def interests(user_id: str, top: int = 10) -> dict[str, Any]:
+        """The user's interest distribution: top categories and items with probabilities."""
+        if not 1 <= top <= MAX_K:
+            raise ApiError(400, f"top must be between 1 and {MAX_K}")
+        try:
+            return engine.interests(user_id, top)
+        except CapabilityError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    @app.get("/v1/items/{item_id}/similar", dependencies=[read])
+    def similar(item_id: str, k: int = 10) -> dict[str, Any]:
+        """The items nearest to ``item_id``."""
+        if not 1 <= k <= MAX_K:
+            raise ApiError(400, f"k must be between 1 and {MAX_K}")
+        return engine.similar(item_id, k)
+
+    @app.post("/v1/events", dependencies=[write])
+    def events(body: EventsIn) -> dict[str, Any]:
+        """Append events; answered once they are committed (durable)."""
+        start = time.perf_counter()
+        n = engine.add_events([_event(e, e.user_id) for e in body.events])
+        lag.set(time.perf_counter() - start)
+        total = engine.store.count()
+        stored.set(total)
+        return {"stored": n, "events_total": total}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        try:
+            total = engine.store.count()
+        except Exception as exc:  # the store is down: not ready, say why
+            return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
+        stored.set(total)
+        return JSONResponse({"status": "ready", "model": engine.version, "events": total})
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+__all__ = ["create_app"]

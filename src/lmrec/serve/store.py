@@ -1,0 +1,133 @@
+"""Durable event store for the service: events are acknowledged only once committed.
+
+The default is an embedded DuckDB file (one process). :func:`open_store` takes a URL-like
+string: ``duckdb:PATH`` (or a bare path ending in ``.duckdb``) and, for several replicas,
+``postgresql://…`` (not in this version: it raises a clear error).
+
+Events are appended in one transaction per request; ``history(user)`` returns a user's
+events in arrival order. The service reads a user's events on every request, so a new event
+changes the next recommendation at once, without retraining.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from lmrec.data.schema import BEHAVIOURS
+from lmrec.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event: who did what to which item, when (unix seconds; NaN = unknown)."""
+
+    user_id: str
+    item_id: str
+    behaviour: str = "click"
+    timestamp: float = math.nan
+
+    def __post_init__(self) -> None:
+        if not self.user_id or not self.item_id:
+            raise ConfigError("an event needs a non-empty user_id and item_id")
+        if self.behaviour not in BEHAVIOURS:
+            raise ConfigError(
+                f"unknown behaviour {self.behaviour!r}; expected one of {', '.join(BEHAVIOURS)}"
+            )
+
+
+class EventStore(Protocol):
+    def append(self, events: list[Event]) -> int:
+        """Store ``events`` durably (one transaction); the number stored."""
+        ...
+
+    def history(self, user_id: str) -> list[Event]:
+        """The user's stored events, oldest first."""
+        ...
+
+    def count(self) -> int:
+        """How many events are stored."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DuckDBStore:
+    """Events in an embedded DuckDB file; a lock serialises writers of this process."""
+
+    def __init__(self, path: str | Path):
+        import duckdb
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            raise ConfigError(f"cannot open the event store {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute(
+                "CREATE SEQUENCE IF NOT EXISTS event_seq START 1;"
+                "CREATE TABLE IF NOT EXISTS events ("
+                " seq BIGINT DEFAULT nextval('event_seq'), user_id VARCHAR NOT NULL,"
+                " item_id VARCHAR NOT NULL, behaviour VARCHAR NOT NULL, ts DOUBLE);"
+            )
+
+    def append(self, events: list[Event]) -> int:
+        rows = [
+            (e.user_id, e.item_id, e.behaviour, None if math.isnan(e.timestamp) else e.timestamp)
+            for e in events
+        ]
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                cursor.executemany(
+                    "INSERT INTO events (user_id, item_id, behaviour, ts) VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                cursor.execute("COMMIT")  # written to the WAL: durable when this returns
+            except Exception:
+                cursor.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def history(self, user_id: str) -> list[Event]:
+        with self._lock:
+            rows = (
+                self._db.cursor()
+                .execute(
+                    "SELECT user_id, item_id, behaviour, ts FROM events WHERE user_id = ? "
+                    "ORDER BY seq",
+                    [user_id],
+                )
+                .fetchall()
+            )
+        return [Event(u, i, b, math.nan if t is None else float(t)) for u, i, b, t in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.cursor().execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_store(url: str) -> EventStore:
+    """``duckdb:PATH`` or a ``*.duckdb`` path → :class:`DuckDBStore`."""
+    if url.startswith("duckdb:"):
+        return DuckDBStore(url.removeprefix("duckdb:"))
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "the PostgreSQL event store is not available in this version; use duckdb:PATH"
+        )
+    if url.endswith(".duckdb"):
+        return DuckDBStore(url)
+    raise ConfigError(f"event store must be duckdb:PATH or a .duckdb file, got {url!r}")
+
+
+__all__ = ["DuckDBStore", "Event", "EventStore", "open_store"]

@@ -1,0 +1,220 @@
+"""The HTTP service, run for real: `lmrec serve` in its own process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from lmrec.cli import app
+
+RUNNER = CliRunner()
+#: Generous: the suite may share a 2-core machine with other work.
+TIMEOUT = 60.0
+
+
+def _request(method: str, url: str, **kw):
+    return httpx.request(method, url, timeout=TIMEOUT, **kw)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(*args: object) -> str:
+    result = RUNNER.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+class Server:
+    """``lmrec serve RUN`` in a subprocess; ``kill()`` sends SIGKILL (no graceful exit)."""
+
+    def __init__(self, run: Path, keys: Path, store: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "lmrec", "serve", str(run), "--port", str(self.port)]
+        cmd += ["--keys", str(keys), "--store", f"duckdb:{store}"]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ}
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("the service did not become ready")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM: uvicorn finishes in-flight requests, shuts down, then re-raises the
+        signal (exit status -15), after saying so on stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+            assert "Finished server process" in self.proc.stderr.read().decode()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serve")
+    run = root / "knn"
+    _cli("train", "synthetic", "--model", "itemknn", "--param", "k=50", "--out", run)
+    keys = root / "keys.json"
+    read_key = _cli("keys", "create", "--keys", keys, "--role", "read").strip()
+    write_key = _cli("keys", "create", "--keys", keys, "--role", "write").strip()
+    slow_key = _cli("keys", "create", "--keys", keys, "--role", "read", "--rate", "2").strip()
+    server = Server(run, keys, root / "events.duckdb")
+    yield {
+        "server": server,
+        "run": run,
+        "keys": keys,
+        "root": root,
+        "read": {"X-API-Key": read_key},
+        "write": {"Authorization": f"Bearer {write_key}"},
+        "slow": {"X-API-Key": slow_key},
+    }
+    server.stop()
+
+
+def test_keys_are_stored_hashed(setup):
+    stored = json.loads(setup["keys"].read_text())["keys"]
+    assert len(stored) == 3 and all(k["hash"].startswith("sha256:") for k in stored)
+    raw = setup["keys"].read_text()
+    assert setup["read"]["X-API-Key"] not in raw
+
+
+def test_recommend_paths_and_events_take_effect_at_once(setup):
+    url, read, write = setup["server"].url, setup["read"], setup["write"]
+    known = _request(
+        "POST", url + "/v1/recommend", json={"user_id": "1", "k": 5}, headers=read
+    ).json()
+    assert known["served_by"] == "model" and len(known["items"]) == 5
+    assert all({"item_id", "score", "title"} <= set(i) for i in known["items"])
+    new = _request(
+        "POST", url + "/v1/recommend", json={"user_id": "visitor-1"}, headers=read
+    ).json()
+    assert new["served_by"] == "popularity"
+    posted = _request(
+        "POST",
+        url + "/v1/events",
+        json={"events": [{"user_id": "visitor-1", "item_id": "5", "behaviour": "click"}]},
+        headers=write,
+    )
+    assert posted.status_code == 200 and posted.json()["stored"] == 1
+    after = _request(
+        "POST", url + "/v1/recommend", json={"user_id": "visitor-1"}, headers=read
+    ).json()
+    assert after["served_by"] == "history"
+    assert "5" not in [i["item_id"] for i in after["items"]]  # seen items are excluded
+    raw = _request(
+        "POST", url + "/v1/recommend", json={"history": [{"item_id": "5"}], "k": 10}, headers=read
+    ).json()
+    assert [i["item_id"] for i in raw["items"]] == [i["item_id"] for i in after["items"]]
+
+
+def test_predict_similar_and_interests(setup):
+    url, read = setup["server"].url, setup["read"]
+    pred = _request(
+        "POST", url + "/v1/predict", json={"user_id": "1", "item_ids": ["5", "7"]}, headers=read
+    ).json()
+    assert [p["item_id"] for p in pred["predictions"]] == ["5", "7"]
+    assert all(0 <= p["p_item"] <= 1 for p in pred["predictions"])
+    similar = _request("GET", url + "/v1/items/5/similar?k=3", headers=read).json()
+    assert len(similar["items"]) == 3
+    no = _request("GET", url + "/v1/users/1/interests", headers=read)
+    assert no.status_code == 400 and "does not support 'interests'" in no.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("post", "/v1/recommend", {"user_id": "1", "k": 0}, 422, "body.k"),
+        ("post", "/v1/recommend", {"k": 3}, 400, "exactly one of user_id or history"),
+        ("post", "/v1/recommend", {"history": [{"item_id": "nope"}]}, 404, "'nope'"),
+        ("post", "/v1/recommend", {"history": []}, 400, "history is empty"),
+        ("post", "/v1/predict", {"user_id": "1", "item_ids": ["nope"]}, 404, "'nope'"),
+        ("get", "/v1/items/nope/similar", None, 404, "'nope'"),
+        ("post", "/v1/events", {"events": []}, 403, "role (read) may not write"),
+    ],
+)
+def test_bad_requests_get_4xx_json(setup, method, path, body, status, message):
+    url, read = setup["server"].url, setup["read"]
+    r = _request(method, url + path, json=body, headers=read)
+    assert r.status_code == status and message in r.json()["error"], r.text
+
+
+def test_auth_limits_and_sizes(setup):
+    url, write = setup["server"].url, setup["write"]
+    assert _request("POST", url + "/v1/recommend", json={"user_id": "1"}).status_code == 401
+    bad = _request("POST", url + "/v1/recommend", json={"user_id": "1"}, headers={"X-API-Key": "x"})
+    assert bad.status_code == 401 and bad.json()["error"] == "unknown API key"
+    bad_event = _request(
+        "POST",
+        url + "/v1/events",
+        json={"events": [{"user_id": "u", "item_id": "5", "behaviour": "teleport"}]},
+        headers=write,
+    )
+    assert bad_event.status_code == 400 and "unknown behaviour 'teleport'" in bad_event.text
+    big = _request("POST", url + "/v1/events", content=b"x" * (2 << 20), headers=write)
+    assert big.status_code == 413
+    statuses = [
+        _request(
+            "POST", url + "/v1/recommend", json={"user_id": "1"}, headers=setup["slow"]
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses[:2] == [200, 200] and 429 in statuses[2:]
+
+
+def test_metrics_count_requests(setup):
+    text = _request("GET", setup["server"].url + "/metrics").text
+    assert 'lmrec_requests_total{endpoint="/v1/recommend",status="200"}' in text
+    assert "lmrec_request_seconds_bucket" in text and "lmrec_model_info" in text
+    assert "lmrec_events_stored" in text
+
+
+def test_acknowledged_events_survive_sigkill(setup, tmp_path):
+    store = tmp_path / "kill.duckdb"
+    server = Server(setup["run"], setup["keys"], store)
+    events = [{"user_id": f"k{j}", "item_id": str(j % 50 + 1)} for j in range(20)]
+    r = _request("POST", server.url + "/v1/events", json={"events": events}, headers=setup["write"])
+    assert r.status_code == 200
+    server.kill()  # right after the acknowledgement, no graceful shutdown
+    again = Server(setup["run"], setup["keys"], store)
+    try:
+        ready = _request("GET", again.url + "/readyz").json()
+        assert ready["events"] == 20
+        rec = _request(
+            "POST", again.url + "/v1/recommend", json={"user_id": "k3"}, headers=setup["read"]
+        ).json()
+        assert rec["served_by"] == "history"
+    finally:
+        again.stop()
+
+
+def test_serve_refuses_to_start_without_keys(setup):
+    result = RUNNER.invoke(app, ["serve", str(setup["run"])])
+    assert result.exit_code == 2 and "give --keys FILE" in result.stderr
+    bad = RUNNER.invoke(
+        app, ["keys", "create", "--keys", str(setup["root"] / "k.json"), "--role", "god"]
+    )
+    assert bad.exit_code == 2 and "role must be one of read, write, admin" in bad.stderr
