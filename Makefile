@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FIND_LINKS := $(shell pip config get global.find-links 2>/dev/null)
 UV_FLAGS := $(foreach d,$(FIND_LINKS),--find-links $(d))
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint services bench clean
 
 install: $(STAMP)
 
@@ -26,7 +26,12 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
-test: lint
+# Servers the tests use (PostgreSQL); installs Debian's package when root. Never fails:
+# the tests that need a server skip, saying why, when it cannot run.
+services:
+	scripts/test-services.sh
+
+test: lint services
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -23,7 +23,8 @@ def serve(
         str | None,
         typer.Option(
             "--store",
-            help="Event store: duckdb:PATH (default: RUN/events.duckdb).",
+            help="Event store: duckdb:PATH (default: RUN/events.duckdb), or "
+            "postgresql://user:password@host/db shared by several replicas.",
             show_default=False,
         ),
     ] = None,

@@ -2,7 +2,9 @@
 
 The default is an embedded DuckDB file (one process). :func:`open_store` takes a URL-like
 string: ``duckdb:PATH`` (or a bare path ending in ``.duckdb``) and, for several replicas,
-``postgresql://…`` (not in this version: it raises a clear error).
+``postgresql://user:password@host:port/db`` (psycopg): the replicas then keep no state of
+their own, so an event written through one is seen by every other on its next request.
+``?table=NAME`` picks the table (default ``events``).
 
 Events are appended in one transaction per request; ``history(user)`` returns a user's
 events in arrival order. The service reads a user's events on every request, so a new event
@@ -117,17 +119,100 @@ class DuckDBStore:
             self._db.close()
 
 
+class PostgresStore:
+    """Events in a PostgreSQL table; every replica connects to the same one.
+
+    A commit returns once PostgreSQL has flushed it (``synchronous_commit`` on, the server
+    default), so an acknowledged event survives a crash of the service or the database.
+    """
+
+    def __init__(self, url: str, table: str = "events"):
+        import psycopg
+
+        if not table.replace("_", "").isalnum():
+            raise ConfigError(f"table must be letters, digits and _, got {table!r}")
+        self.url, self.table = url, table
+        try:
+            self._db = psycopg.connect(url, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise ConfigError(f"cannot connect to the event store {_redact(url)}: {exc}") from None
+        self._lock = threading.Lock()
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (seq BIGSERIAL PRIMARY KEY, "
+                "user_id TEXT NOT NULL, item_id TEXT NOT NULL, behaviour TEXT NOT NULL, "
+                "ts DOUBLE PRECISION)"
+            )
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (user_id, seq)")
+            self._db.commit()
+
+    def append(self, events: list[Event]) -> int:
+        rows = [
+            (e.user_id, e.item_id, e.behaviour, None if math.isnan(e.timestamp) else e.timestamp)
+            for e in events
+        ]
+        with self._lock:
+            try:
+                with self._db.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO {self.table} (user_id, item_id, behaviour, ts) "
+                        "VALUES (%s, %s, %s, %s)",
+                        rows,
+                    )
+                self._db.commit()
+            except Exception:
+                self._db.rollback()
+                raise
+        return len(rows)
+
+    def history(self, user_id: str) -> list[Event]:
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(
+                f"SELECT user_id, item_id, behaviour, ts FROM {self.table} WHERE user_id = %s "
+                "ORDER BY seq",
+                (user_id,),
+            )
+            rows = cur.fetchall()
+            self._db.commit()  # end the read transaction: the next read sees new commits
+        return [Event(u, i, b, math.nan if t is None else float(t)) for u, i, b, t in rows]
+
+    def count(self) -> int:
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {self.table}")
+            (n,) = cur.fetchone()
+            self._db.commit()
+        return int(n)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
+
+
 def open_store(url: str) -> EventStore:
-    """``duckdb:PATH`` or a ``*.duckdb`` path → :class:`DuckDBStore`."""
+    """``duckdb:PATH`` or a ``*.duckdb`` path → :class:`DuckDBStore`;
+    ``postgresql://…[?table=NAME]`` → :class:`PostgresStore`."""
     if url.startswith("duckdb:"):
         return DuckDBStore(url.removeprefix("duckdb:"))
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            "the PostgreSQL event store is not available in this version; use duckdb:PATH"
-        )
+        base, _, query = url.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        table = params.pop("table", "events")
+        rest = "&".join(f"{k}={v}" for k, v in params.items())
+        return PostgresStore(base + (f"?{rest}" if rest else ""), table)
     if url.endswith(".duckdb"):
         return DuckDBStore(url)
-    raise ConfigError(f"event store must be duckdb:PATH or a .duckdb file, got {url!r}")
+    raise ConfigError(
+        f"event store must be duckdb:PATH, a .duckdb file or postgresql://…, got {url!r}"
+    )
 
 
-__all__ = ["DuckDBStore", "Event", "EventStore", "open_store"]
+__all__ = ["DuckDBStore", "Event", "EventStore", "PostgresStore", "open_store"]
