@@ -155,3 +155,33 @@ def test_serve_refuses_to_start_without_keys(setup):
         app, ["keys", "create", "--keys", str(setup["root"] / "k.json"), "--role", "god"]
     )
     assert bad.exit_code == 2 and "role must be one of read, write, admin" in bad.stderr
+
+
+def test_admin_reload_swaps_the_model(setup):
+    url = setup["server"].url
+    other = setup["root"] / "ease"
+    _cli("train", "synthetic", "--model", "ease", "--param", "l2=50", "--out", other)
+    admin = {
+        "X-API-Key": _cli("keys", "create", "--keys", setup["keys"], "--role", "admin").strip()
+    }
+    # keys are read at start-up: the new admin key is unknown to the running service
+    assert _request("POST", url + "/v1/admin/reload", json={}, headers=admin).status_code == 401
+    denied = _request("POST", url + "/v1/admin/reload", json={}, headers=setup["write"])
+    assert denied.status_code == 403
+    server = Server(setup["run"], setup["keys"], setup["root"] / "reload.duckdb")
+    try:
+        assert _request("GET", server.url + "/readyz").json()["model"].startswith("itemknn@")
+        swapped = _request(
+            "POST", server.url + "/v1/admin/reload", json={"run_dir": str(other)}, headers=admin
+        )
+        assert swapped.status_code == 200 and swapped.json()["model"].startswith("ease@")
+        assert _request("GET", server.url + "/readyz").json()["model"].startswith("ease@")
+        rec = _request("POST", server.url + "/v1/recommend", json={"user_id": "1"}, headers=admin)
+        assert rec.status_code == 200 and rec.json()["served_by"] == "model"
+        bad = _request(
+            "POST", server.url + "/v1/admin/reload", json={"run_dir": "/nowhere"}, headers=admin
+        )
+        assert bad.status_code == 400 and "/nowhere" in bad.json()["error"]
+        assert "ease@" in _request("GET", server.url + "/readyz").json()["model"]  # unchanged
+    finally:
+        server.stop()

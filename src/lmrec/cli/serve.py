@@ -56,7 +56,7 @@ def serve(
     ring = None if no_auth else KeyRing(read_keys(keys))  # type: ignore[arg-type]
     event_store = open_store(store or f"duckdb:{Path(run_dir) / 'events.duckdb'}")
     engine = load_engine(run_dir, event_store)
-    app = create_app(engine, ring)
+    app = create_app(engine, ring, loader=lambda path: load_engine(path, event_store))
     err_console().print(f"serving {engine.version} on http://{host}:{port} (docs: /docs)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

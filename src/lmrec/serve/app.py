@@ -8,6 +8,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 ``GET /v1/users/{user_id}/interests``   read    the user's interest distribution
 ``GET /v1/items/{item_id}/similar``     read    nearest items
 ``POST /v1/events``                     write   append events; 200 once committed
+``POST /v1/admin/reload``               admin   swap in a run (the same or another directory)
 ``GET /healthz``, ``/readyz``           none    liveness; readiness (model and store)
 ``GET /metrics``                        none    Prometheus metrics
 ======================================  ======  =============================================
@@ -83,6 +84,10 @@ class EventsIn(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
+class ReloadIn(BaseModel):
+    run_dir: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -101,8 +106,19 @@ def create_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     log_secret: bytes | None = None,
+    loader: Callable[[str], Engine] | None = None,
 ) -> FastAPI:
-    """The service for ``engine``; ``keys=None`` turns authentication off (local use only)."""
+    """The service for ``engine``; ``keys=None`` turns authentication off (local use only).
+
+    ``loader(run_dir)`` builds the engine of another run for ``/v1/admin/reload``: the new
+    engine is loaded while requests go on, then swapped in by one assignment, so a request
+    is served wholly by the old engine or wholly by the new one and none is dropped.
+    """
+    current = {"engine": engine}
+
+    def eng() -> Engine:
+        return current["engine"]
+
     secret = (
         log_secret or os.environ.get("LMREC_LOG_SECRET", "").encode() or secrets.token_bytes(32)
     )
@@ -131,7 +147,6 @@ def create_app(
         version="1",
         description="Recommendations, predictions and interests from an lmrec run.",
     )
-    app.state.engine = engine
 
     @app.middleware("http")
     async def limits_and_metrics(request: Request, call_next: Callable) -> Any:
@@ -215,7 +230,7 @@ def create_app(
             if not body.history:
                 raise ApiError(400, "history is empty: give at least one event")
             history = [_event(e, "(history)") for e in body.history]
-        out = engine.recommend(body.user_id, history, body.k, body.exclude_seen, body.categories)
+        out = eng().recommend(body.user_id, history, body.k, body.exclude_seen, body.categories)
         if body.user_id is not None:
             log.info(
                 "recommend user=%s served_by=%s", pseudonym(body.user_id, secret), out["served_by"]
@@ -226,7 +241,7 @@ def create_app(
     def predict(body: PredictIn) -> dict[str, Any]:
         """p(item | history) for the user's candidate items (and ratings where the model
         predicts them)."""
-        return engine.predict(body.user_id, body.item_ids)
+        return eng().predict(body.user_id, body.item_ids)
 
     @app.get("/v1/users/{user_id}/interests", dependencies=[read])
     def interests(user_id: str, top: int = 10) -> dict[str, Any]:
@@ -234,7 +249,7 @@ def create_app(
         if not 1 <= top <= MAX_K:
             raise ApiError(400, f"top must be between 1 and {MAX_K}")
         try:
-            return engine.interests(user_id, top)
+            return eng().interests(user_id, top)
         except CapabilityError as exc:
             raise ApiError(400, str(exc)) from None
 
@@ -243,17 +258,32 @@ def create_app(
         """The items nearest to ``item_id``."""
         if not 1 <= k <= MAX_K:
             raise ApiError(400, f"k must be between 1 and {MAX_K}")
-        return engine.similar(item_id, k)
+        return eng().similar(item_id, k)
 
     @app.post("/v1/events", dependencies=[write])
     def events(body: EventsIn) -> dict[str, Any]:
         """Append events; answered once they are committed (durable)."""
         start = time.perf_counter()
-        n = engine.add_events([_event(e, e.user_id) for e in body.events])
+        n = eng().add_events([_event(e, e.user_id) for e in body.events])
         lag.set(time.perf_counter() - start)
-        total = engine.store.count()
+        total = eng().store.count()
         stored.set(total)
         return {"stored": n, "events_total": total}
+
+    admin = Depends(require("admin"))
+
+    @app.post("/v1/admin/reload", dependencies=[admin])
+    def reload(body: ReloadIn) -> dict[str, Any]:
+        """Load a run (default: the one being served, e.g. retrained in place) and swap it in."""
+        if loader is None:
+            raise ApiError(400, "this service was started without a way to load runs")
+        old = eng()
+        new = loader(body.run_dir or old.run_dir)
+        current["engine"] = new
+        info.remove(old.version) if old.version != new.version else None
+        info.labels(version=new.version).set(1)
+        log.info("reloaded %s -> %s", old.version, new.version)
+        return {"previous": old.version, "model": new.version}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -262,11 +292,11 @@ def create_app(
     @app.get("/readyz")
     def readyz() -> JSONResponse:
         try:
-            total = engine.store.count()
+            total = eng().store.count()
         except Exception as exc:  # the store is down: not ready, say why
             return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
         stored.set(total)
-        return JSONResponse({"status": "ready", "model": engine.version, "events": total})
+        return JSONResponse({"status": "ready", "model": eng().version, "events": total})
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
