@@ -9,6 +9,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 ``GET /v1/items/{item_id}/similar``     read    nearest items
 ``POST /v1/events``                     write   append events; 200 once committed
 ``POST /v1/admin/reload``               admin   swap in a run (the same or another directory)
+``GET /``                               none    a web page (asks for a key, then calls the API)
 ``GET /healthz``, ``/readyz``           none    liveness; readiness (model and store)
 ``GET /metrics``                        none    Prometheus metrics
 ======================================  ======  =============================================
@@ -25,11 +26,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -284,6 +286,13 @@ def create_app(
         info.labels(version=new.version).set(1)
         log.info("reloaded %s -> %s", old.version, new.version)
         return {"previous": old.version, "model": new.version}
+
+    page = (Path(__file__).parent / "static" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        """A page to try the service: recommendations, interests, posting a click."""
+        return HTMLResponse(page)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
