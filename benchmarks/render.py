@@ -40,6 +40,15 @@ PROTOCOL_COLUMNS = {
     ),
     "cold-user": ("recall@20", "ndcg@10", "recall@20_k1", "recall@20_k2", "recall@20_k3"),
     "text-encoding": ("texts_per_second", "first_seconds", "cached_seconds", "n_texts"),
+    "retrieval": (
+        "recall@10",
+        "exact_ms_single",
+        "faiss_ms_single",
+        "exact_ms_batch",
+        "faiss_ms_batch",
+        "build_seconds",
+        "n_items",
+    ),
 }
 
 #: Published / independently measured figures to check the evaluator against

@@ -32,6 +32,14 @@ def serve(
         Path | None,
         typer.Option("--keys", help="Keys file from `lmrec keys create`.", show_default=False),
     ] = None,
+    index: Annotated[
+        str,
+        typer.Option(
+            "--index",
+            help="Retrieval for inner-product models (als, bpr): auto (exact up to 100k "
+            "items, else a faiss HNSW index), exact or faiss.",
+        ),
+    ] = "auto",
     no_auth: Annotated[
         bool,
         typer.Option("--no-auth", help="Serve without API keys (local experiments only)."),
@@ -55,9 +63,12 @@ def serve(
         )
     ring = None if no_auth else KeyRing(read_keys(keys))  # type: ignore[arg-type]
     event_store = open_store(store or f"duckdb:{Path(run_dir) / 'events.duckdb'}")
-    engine = load_engine(run_dir, event_store)
-    app = create_app(engine, ring, loader=lambda path: load_engine(path, event_store))
-    err_console().print(f"serving {engine.version} on http://{host}:{port} (docs: /docs)")
+    engine = load_engine(run_dir, event_store, index)
+    app = create_app(engine, ring, loader=lambda path: load_engine(path, event_store, index))
+    err_console().print(
+        f"serving {engine.version} on http://{host}:{port} (docs: /docs; "
+        f"retrieval: {engine.retrieval})"
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
     finally:

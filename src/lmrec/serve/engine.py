@@ -21,6 +21,7 @@ import numpy as np
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
 from lmrec.models.base import Recommender, top_k
+from lmrec.serve.retrieval import build_index, factor_vectors
 from lmrec.serve.store import Event, EventStore
 
 
@@ -33,6 +34,8 @@ class Engine:
     store: EventStore
     run_dir: str
     version: str
+    #: Retrieval for inner-product models: "auto", "exact" or "faiss" (lmrec.serve.retrieval).
+    index_kind: str = "auto"
     _categories: list[set[str]] = field(default_factory=list)
     _popular: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _seen: Any = None
@@ -47,6 +50,15 @@ class Engine:
         counts = np.bincount(self.fit_data.item_index(), minlength=self.fit_data.n_items)
         self._popular = counts.astype(np.float32)
         self._seen = self.fit_data.matrix("binary")
+        vectors = factor_vectors(self.model)
+        self._user_vectors = None if vectors is None else vectors[0]
+        self._index = None if vectors is None else build_index(vectors[1], self.index_kind)
+
+    @property
+    def retrieval(self) -> str:
+        """How the model path finds its top k: "faiss", "exact" (an index over inner-product
+        vectors) or "scores" (the model scores every item)."""
+        return "scores" if self._index is None else self._index.kind
 
     # ------------------------------------------------------------ histories
     def known_user(self, user_id: str) -> bool:
@@ -120,6 +132,10 @@ class Engine:
         exclude_seen: bool = True,
         categories: list[str] | None = None,
     ) -> dict[str, Any]:
+        if self._index is not None and history is None and not categories and user_id:
+            indexed = self._indexed(user_id, k, exclude_seen)
+            if indexed is not None:
+                return indexed
         scores, path, seen_items = self.scores(user_id, history)
         scores = scores.astype(np.float32, copy=True)
         if exclude_seen:
@@ -138,9 +154,30 @@ class Engine:
         titles = self.model.titles(list(ids)) if len(ids) else []
         return {
             "served_by": path,
+            "retrieval": "scores",
             "items": [
                 {"item_id": str(i), "score": float(s), "title": t}
                 for i, s, t in zip(ids, values[0][keep], titles, strict=True)
+            ],
+        }
+
+    def _indexed(self, user_id: str, k: int, exclude_seen: bool) -> dict[str, Any] | None:
+        """The model path through the index (a known user without new events), else None."""
+        if not self.known_user(user_id) or self.store.history(user_id):
+            return None
+        (u,) = self.fit_data.idmap.user_index([user_id])
+        seen = self._seen[u].indices if exclude_seen else np.zeros(0, dtype=np.int64)
+        idx, values = self._index.search(self._user_vectors[u : u + 1], k + len(seen))
+        keep = ~np.isin(idx[0], seen) & (idx[0] >= 0)
+        idx, values = idx[0][keep][:k], values[0][keep][:k]
+        ids = self.fit_data.idmap.items[idx]
+        titles = self.model.titles(list(ids)) if len(ids) else []
+        return {
+            "served_by": "model",
+            "retrieval": self._index.kind,
+            "items": [
+                {"item_id": str(i), "score": float(s), "title": t}
+                for i, s, t in zip(ids, values, titles, strict=True)
             ],
         }
 
@@ -196,7 +233,7 @@ class Engine:
         return self.store.append(events)
 
 
-def load_engine(run_dir: str | Path, store: EventStore) -> Engine:
+def load_engine(run_dir: str | Path, store: EventStore, index: str = "auto") -> Engine:
     """The run in ``run_dir`` with its fitting data rebuilt from run.json."""
     from lmrec.evaluate.report import code_version
     from lmrec.runs import check_same_ids, load_run, rebuild_split
@@ -206,7 +243,7 @@ def load_engine(run_dir: str | Path, store: EventStore) -> Engine:
     fit_data = split.fit_data("test")
     check_same_ids(model, fit_data, run_dir)
     version = f"{run.model}@{Path(run_dir).name}:{code_version()['commit'][:7]}"
-    return Engine(model, fit_data, store, str(run_dir), version)
+    return Engine(model, fit_data, store, str(run_dir), version, index)
 
 
 __all__ = ["Engine", "load_engine"]

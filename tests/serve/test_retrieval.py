@@ -1,0 +1,62 @@
+"""Retrieval: exact top-k, a faiss HNSW index that finds (almost) the same items, and the
+service's model path through either."""
+
+import numpy as np
+import pytest
+from serve_helpers import _cli
+
+from lmrec.errors import ConfigError
+from lmrec.serve.engine import load_engine
+from lmrec.serve.retrieval import (
+    ExactIndex,
+    FaissIndex,
+    build_index,
+    factor_vectors,
+    recall_against_exact,
+)
+from lmrec.serve.store import DuckDBStore
+
+
+def test_exact_index_is_brute_force_top_k():
+    rng = np.random.default_rng(0)
+    items, queries = rng.normal(size=(300, 16)), rng.normal(size=(5, 16))
+    idx, scores = ExactIndex(items.astype(np.float32)).search(queries, 7)
+    brute = np.argsort(-(queries @ items.T), axis=1)[:, :7]
+    assert np.array_equal(idx, brute)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+def test_hnsw_finds_nearly_the_exact_top_10():
+    rng = np.random.default_rng(1)
+    items = rng.normal(size=(5000, 32)).astype(np.float32)
+    queries = rng.normal(size=(200, 32)).astype(np.float32)
+    exact = ExactIndex(items)
+    assert recall_against_exact(FaissIndex(items), exact, queries) > 0.9
+    assert recall_against_exact(exact, exact, queries) == 1.0
+
+
+def test_build_index_chooses_by_size_and_flag():
+    small = np.ones((10, 4), dtype=np.float32)
+    assert build_index(small).kind == "exact"
+    assert build_index(small, threshold=5).kind == "faiss"
+    assert build_index(small, "faiss").kind == "faiss"
+    with pytest.raises(ConfigError, match="index must be one of auto, exact, faiss"):
+        build_index(small, "annoy")
+
+
+def test_engine_serves_factor_models_through_the_index(tmp_path):
+    run = tmp_path / "als"
+    _cli("train", "synthetic", "--model", "als", "--param", "factors=16", "--out", run)
+    exact = load_engine(run, DuckDBStore(tmp_path / "a.duckdb"), "exact")
+    hnsw = load_engine(run, DuckDBStore(tmp_path / "b.duckdb"), "faiss")
+    assert factor_vectors(exact.model) is not None
+    assert (exact.retrieval, hnsw.retrieval) == ("exact", "faiss")
+    via_index = exact.recommend("1", k=10)
+    assert via_index["served_by"] == "model" and via_index["retrieval"] == "exact"
+    # the same list the model's own scores give (seen items excluded)
+    via_scores = exact.recommend("1", k=10, categories=list(exact._categories[0]))
+    assert via_scores["retrieval"] == "scores"
+    ids, _ = exact.model.recommend("1", k=10)
+    assert [i["item_id"] for i in via_index["items"]] == [str(i) for i in ids]
+    got = {i["item_id"] for i in hnsw.recommend("1", k=10)["items"]}
+    assert len(got & {str(i) for i in ids}) >= 8
