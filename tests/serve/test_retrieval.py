@@ -60,3 +60,20 @@ def test_engine_serves_factor_models_through_the_index(tmp_path):
     assert [i["item_id"] for i in via_index["items"]] == [str(i) for i in ids]
     got = {i["item_id"] for i in hnsw.recommend("1", k=10)["items"]}
     assert len(got & {str(i) for i in ids}) >= 8
+
+
+def test_a_known_users_new_events_extend_the_fitted_history(tmp_path):
+    from lmrec.serve.store import Event
+
+    run = tmp_path / "knn"
+    _cli("train", "synthetic", "--model", "itemknn", "--param", "k=20", "--out", run)
+    engine = load_engine(run, DuckDBStore(tmp_path / "e.duckdb"))
+    inter = engine.fit_data.interactions
+    own = inter.loc[inter["user_id"] == "1", "item_id"].astype(str).tolist()
+    assert [e.item_id for e in engine.fitted_history("1")] == own
+    unseen = next(i for i in engine.fit_data.idmap.items if i not in own)
+    engine.add_events([Event("1", str(unseen))])
+    out = engine.recommend("1", k=5)
+    assert out["served_by"] == "history"
+    assert str(unseen) not in [i["item_id"] for i in out["items"]]
+    assert not set(own) & {i["item_id"] for i in out["items"]}

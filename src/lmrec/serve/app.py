@@ -282,7 +282,8 @@ def create_app(
         old = eng()
         new = loader(body.run_dir or old.run_dir)
         current["engine"] = new
-        info.remove(old.version) if old.version != new.version else None
+        if old.version != new.version:
+            info.remove(old.version)
         info.labels(version=new.version).set(1)
         log.info("reloaded %s -> %s", old.version, new.version)
         return {"previous": old.version, "model": new.version}

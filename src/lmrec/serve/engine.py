@@ -39,6 +39,8 @@ class Engine:
     _categories: list[set[str]] = field(default_factory=list)
     _popular: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _seen: Any = None
+    _rows_by_user: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _user_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -50,6 +52,11 @@ class Engine:
         counts = np.bincount(self.fit_data.item_index(), minlength=self.fit_data.n_items)
         self._popular = counts.astype(np.float32)
         self._seen = self.fit_data.matrix("binary")
+        users = self.fit_data.user_index()
+        self._rows_by_user = np.argsort(users, kind="stable")  # time order within a user
+        self._user_starts = np.searchsorted(
+            users[self._rows_by_user], np.arange(self.fit_data.n_users + 1)
+        )
         vectors = factor_vectors(self.model)
         self._user_vectors = None if vectors is None else vectors[0]
         self._index = None if vectors is None else build_index(vectors[1], self.index_kind)
@@ -78,7 +85,8 @@ class Engine:
             return []
         (u,) = self.fit_data.idmap.user_index([user_id])
         inter = self.fit_data.interactions
-        rows = inter.iloc[np.flatnonzero(self.fit_data.user_index() == u)]
+        lo, hi = self._user_starts[u], self._user_starts[u + 1]
+        rows = inter.iloc[self._rows_by_user[lo:hi]]
         return [
             Event(user_id, str(i), str(b), float(t) if not math.isnan(t) else math.nan)
             for i, b, t in zip(
