@@ -77,3 +77,14 @@ def test_a_known_users_new_events_extend_the_fitted_history(tmp_path):
     assert out["served_by"] == "history"
     assert str(unseen) not in [i["item_id"] for i in out["items"]]
     assert not set(own) & {i["item_id"] for i in out["items"]}
+
+
+def test_predict_for_an_unknown_user_is_the_items_share_of_events(tmp_path):
+    run = tmp_path / "knn"
+    _cli("train", "synthetic", "--model", "itemknn", "--param", "k=20", "--out", run)
+    engine = load_engine(run, DuckDBStore(tmp_path / "e.duckdb"))
+    out = engine.predict("stranger", ["1", "2"])
+    counts = engine.fit_data.interactions["item_id"].astype(str).value_counts()
+    assert out["served_by"] == "popularity"
+    for row in out["predictions"]:
+        assert row["p_item"] == pytest.approx(counts[row["item_id"]] / counts.sum())

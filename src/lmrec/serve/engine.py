@@ -190,13 +190,18 @@ class Engine:
         }
 
     def predict(self, user_id: str, item_ids: list[str]) -> dict[str, Any]:
-        """p(item | history) (softmax at the model's temperature) and the raw score."""
+        """p(item | history) and the raw score: the softmax at the model's temperature
+        (calibrated for the Transformer), or the item's share of events for a user the model
+        never saw."""
         idx = self.check_items(item_ids)
         scores, path, _ = self.scores(user_id, None)
-        t = float(getattr(self.model, "temperature_", 1.0))
-        z = scores.astype(np.float64) / t
-        z = z - z[np.isfinite(z)].max()
-        probs = np.exp(z) / np.exp(z).sum()
+        if path == "popularity":  # a user never seen: each item's share of all events
+            probs = scores.astype(np.float64) / max(1.0, float(scores.sum()))
+        else:
+            t = float(getattr(self.model, "temperature_", 1.0))
+            z = scores.astype(np.float64) / t
+            z = z - z[np.isfinite(z)].max()
+            probs = np.exp(z) / np.exp(z).sum()
         out = []
         for item, i in zip(item_ids, idx, strict=True):
             row: dict[str, Any] = {
