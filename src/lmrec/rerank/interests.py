@@ -86,9 +86,9 @@ def cluster_history(vectors: np.ndarray, n_interests: int, iterations: int = 10)
         closest = np.maximum(closest, vectors @ vectors[centres[-1]])
     c = vectors[centres].copy()
     labels = np.zeros(n, dtype=np.int64)
-    for _ in range(iterations):
+    for step in range(iterations):
         new = np.argmax(vectors @ c.T, axis=1)
-        if np.array_equal(new, labels) and _ > 0:
+        if step > 0 and np.array_equal(new, labels):
             break
         labels = new
         for j in range(k):
