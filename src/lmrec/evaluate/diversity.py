@@ -104,11 +104,7 @@ def item_space(
     """
     if space not in ILD_SPACES:
         raise ConfigError(f"item space must be one of {', '.join(ILD_SPACES)}, got {space!r}")
-    items = data.items.set_index("item_id")["categories"]
-    item_categories = [
-        list(items.get(item, [])) if item in items.index else [] for item in data.idmap.items
-    ]
-    names, weights = category_matrix(item_categories)
+    names, weights = category_matrix(list(data.items["categories"]))  # rows follow the id map
     if vectors is not None:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape[0] != data.n_items:

@@ -409,8 +409,7 @@ class SequenceTransformer(Configured, Recommender):
 def _category_weights(data: Dataset) -> torch.Tensor:
     """(n_items + 2, n_categories) category weights in the net's rows (item index + 1;
     padding and [MASK] rows zero) for :class:`~lmrec.train.objectives.CategoryMix`."""
-    cats = data.items.set_index("item_id")["categories"]
-    item_categories = [list(cats.get(i, [])) if i in cats.index else [] for i in data.idmap.items]
+    item_categories = list(data.items["categories"])  # rows follow the id map
     if not any(item_categories):
         raise ConfigError(
             f"{data.name}: no item has a category, so diversity_weight has no category mix "

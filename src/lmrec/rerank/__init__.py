@@ -28,6 +28,21 @@ from lmrec.models.base import Recommender, mask_seen, top_k
 from lmrec.rerank.methods import METHODS, calibrated, check_knob, check_list, dpp, mmr
 
 
+def lift_lists(scores: np.ndarray, lists: np.ndarray) -> np.ndarray:
+    """``scores`` (users × items, changed in place and returned) with each row's list
+    (item indices, -1 = empty slot) placed above every other item, in list order: what
+    lets the full-ranking evaluator judge exactly the list a user sees."""
+    finite = scores[np.isfinite(scores)]
+    top = float(finite.max()) if finite.size else 0.0
+    size = lists.shape[1]
+    rows = np.repeat(np.arange(len(lists)), size)
+    rank = np.tile(np.arange(size, 0, -1, dtype=np.float32), len(lists))
+    flat = lists.ravel()
+    keep = flat >= 0
+    scores[rows[keep], flat[keep]] = top + 1.0 + rank[keep]
+    return scores
+
+
 def check_method(method: str) -> str:
     if method not in METHODS:
         raise ConfigError(f"re-ranking method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -122,15 +137,7 @@ class Reranked:
         scores = self.model.score_indices(users).astype(np.float32, copy=True)
         masked = scores.copy()
         mask_seen(masked, self._seen, users)
-        lists = self.lists(users, masked)
-        finite = scores[np.isfinite(scores)]
-        top = float(finite.max()) if finite.size else 0.0
-        rows = np.repeat(np.arange(len(users)), self.list_size)
-        flat = lists.ravel()
-        rank = np.tile(np.arange(self.list_size, 0, -1, dtype=np.float32), len(users))
-        keep = flat >= 0
-        scores[rows[keep], flat[keep]] = top + 1.0 + rank[keep]
-        return scores
+        return lift_lists(scores, self.lists(users, masked))
 
     def recommend(self, user_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Re-ranked top-``k`` item ids per user and their positions' base scores."""
@@ -144,4 +151,4 @@ class Reranked:
         return ids, np.take_along_axis(base, np.maximum(lists, 0), axis=1)
 
 
-__all__ = ["METHODS", "Reranked", "check_method"]
+__all__ = ["METHODS", "Reranked", "check_method", "lift_lists"]

@@ -38,6 +38,7 @@ from lmrec.errors import ConfigError
 from lmrec.evaluate.diversity import ItemSpace
 from lmrec.models.base import Recommender, mask_seen
 from lmrec.models.interests import category_matrix
+from lmrec.rerank import lift_lists
 from lmrec.rerank.methods import check_knob
 
 
@@ -192,15 +193,7 @@ class MultiInterestLists:
         """The users' own scores with the multi-interest list placed above all, in order."""
         users = np.asarray(users, dtype=np.int64)
         scores = self.model.score_indices(users).astype(np.float32, copy=True)
-        lists = self.lists(users, scores)
-        finite = scores[np.isfinite(scores)]
-        top = float(finite.max()) if finite.size else 0.0
-        rows = np.repeat(np.arange(len(users)), self.list_size)
-        rank = np.tile(np.arange(self.list_size, 0, -1, dtype=np.float32), len(users))
-        flat = lists.ravel()
-        keep = flat >= 0
-        scores[rows[keep], flat[keep]] = top + 1.0 + rank[keep]
-        return scores
+        return lift_lists(scores, self.lists(users, scores))
 
     def interests(
         self,
@@ -219,7 +212,7 @@ class MultiInterestLists:
         z -= z.max(axis=1, keepdims=True)
         probs = np.exp(z)
         probs /= probs.sum(axis=1, keepdims=True)
-        names, w = category_matrix(_item_categories(self.fit_data))
+        names, w = category_matrix(list(self.fit_data.items["categories"]))
         recent = self._events.items[int(user)][-self.max_history :]
         ids = self.fit_data.idmap.items
         out = []
@@ -258,11 +251,6 @@ def _user_events(data: Dataset) -> _Events:
         np.split(inter["behaviour"].astype(str).to_numpy()[order], bounds),
         np.split(inter["timestamp"].to_numpy(dtype=np.float64)[order], bounds),
     )
-
-
-def _item_categories(data: Dataset) -> list[list[str]]:
-    cats = data.items.set_index("item_id")["categories"]
-    return [list(cats.get(i, [])) if i in cats.index else [] for i in data.idmap.items]
 
 
 def _ranking(scores: np.ndarray, n: int) -> np.ndarray:

@@ -44,11 +44,7 @@ class Engine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        items = self.fit_data.items.set_index("item_id")
-        self._categories = [
-            set(items.at[i, "categories"]) if i in items.index else set()
-            for i in self.fit_data.idmap.items
-        ]
+        self._categories = [set(c) for c in self.fit_data.items["categories"]]  # id-map order
         counts = np.bincount(self.fit_data.item_index(), minlength=self.fit_data.n_items)
         self._popular = counts.astype(np.float32)
         self._seen = self.fit_data.matrix("binary")
@@ -158,16 +154,17 @@ class Engine:
             scores[outside] = -np.inf
         idx, values = top_k(scores[None, :], k)
         keep = idx[0] >= 0
-        ids = self.fit_data.idmap.items[idx[0][keep]]
+        items = self._rows(idx[0][keep], values[0][keep])
+        return {"served_by": path, "retrieval": "scores", "items": items}
+
+    def _rows(self, idx: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+        """Answer rows (id, score, title) for item indices, best first."""
+        ids = self.fit_data.idmap.items[idx]
         titles = self.model.titles(list(ids)) if len(ids) else []
-        return {
-            "served_by": path,
-            "retrieval": "scores",
-            "items": [
-                {"item_id": str(i), "score": float(s), "title": t}
-                for i, s, t in zip(ids, values[0][keep], titles, strict=True)
-            ],
-        }
+        return [
+            {"item_id": str(i), "score": float(s), "title": t}
+            for i, s, t in zip(ids, scores, titles, strict=True)
+        ]
 
     def _indexed(self, user_id: str, k: int, exclude_seen: bool) -> dict[str, Any] | None:
         """The model path through the index (a known user without new events), else None."""
@@ -178,15 +175,10 @@ class Engine:
         idx, values = self._index.search(self._user_vectors[u : u + 1], k + len(seen))
         keep = ~np.isin(idx[0], seen) & (idx[0] >= 0)
         idx, values = idx[0][keep][:k], values[0][keep][:k]
-        ids = self.fit_data.idmap.items[idx]
-        titles = self.model.titles(list(ids)) if len(ids) else []
         return {
             "served_by": "model",
             "retrieval": self._index.kind,
-            "items": [
-                {"item_id": str(i), "score": float(s), "title": t}
-                for i, s, t in zip(ids, values, titles, strict=True)
-            ],
+            "items": self._rows(idx, values),
         }
 
     def predict(self, user_id: str, item_ids: list[str]) -> dict[str, Any]:
