@@ -42,6 +42,7 @@ from torch import nn
 
 from lmrec.data.schema import BEHAVIOURS
 from lmrec.models.fusion import TextFusion
+from lmrec.models.linear_ce import linear_cross_entropy
 
 PAD = 0
 #: Time-gap buckets: log2 of the gap in seconds, clipped (0 = unknown/first event).
@@ -237,9 +238,14 @@ class SequenceTransformerNet(nn.Module):
         gaps: torch.Tensor | None = None,
         targets: torch.Tensor | None = None,  # (B, T) next/masked item index, 0 = no loss here
         causal: bool = True,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        need_logits: bool = True,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
-        (n_targets, n_items), and the cross-entropy. Without: logits of the last position."""
+        (n_targets, n_items), and the cross-entropy. Without: logits of the last position.
+
+        ``need_logits=False`` (training objectives that use only the loss) returns ``None``
+        for the logits and computes the full-softmax loss in cache-sized chunks
+        (:func:`~lmrec.models.linear_ce.linear_cross_entropy`), about twice as fast on CPU."""
         table = self.item_table()
         states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, C)
         if targets is None:
@@ -251,6 +257,9 @@ class SequenceTransformerNet(nn.Module):
         y = targets[where] - 1  # (P,) catalogue index 0..N-1
         if self.config.sampled_softmax > 0 and self.training:
             return self._sampled_loss(h, y, table)
+        if not need_logits:
+            n = self.config.n_items
+            return None, linear_cross_entropy(h, table[1 : n + 1], self.out_bias[1 : n + 1], y)
         logits = self.logits(h, table)  # (P, N)
         return logits, F.cross_entropy(logits, y)
 

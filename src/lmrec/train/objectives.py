@@ -54,8 +54,10 @@ class Objective(Protocol):
 
 
 def _targets_loss(net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
-    """``net(**inputs)`` returns ``(logits, loss)``; targets equal to PAD carry no loss."""
-    _, loss = net(**inputs)
+    """``net(**inputs)`` returns ``(logits, loss)``; targets equal to PAD carry no loss.
+
+    Only the loss is used, so the net may skip the (positions × items) logits."""
+    _, loss = net(**inputs, need_logits=False)
     return loss, float((inputs["targets"] != PAD).sum())
 
 
