@@ -25,7 +25,7 @@ def _rows_per_chunk(n_items: int) -> int:
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, weight, bias, y):  # noqa: D102 (torch's protocol)
+    def forward(ctx, h, weight, bias, y):
         rows = _rows_per_chunk(weight.shape[0])
         lse = torch.empty(h.shape[0], dtype=h.dtype)
         for lo in range(0, h.shape[0], rows):
@@ -36,7 +36,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (lse - target).mean()
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: D102
+    def backward(ctx, grad):
         h, weight, bias, y, lse = ctx.saved_tensors
         rows = _rows_per_chunk(weight.shape[0])
         scale = grad / h.shape[0]
