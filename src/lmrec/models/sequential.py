@@ -301,16 +301,25 @@ class SequenceTransformer(Configured, Recommender):
         self, seqs: UserSequences, rows: np.ndarray, chunk: int = 1024
     ) -> np.ndarray:
         """Next-item scores after sequences ``rows`` of ``seqs``; reads nothing else that
-        scoring could change, so concurrent calls on different sequences are safe."""
+        scoring could change, so concurrent calls on different sequences are safe.
+
+        Rows are scored in order of history length, so a chunk is padded only to its own
+        longest history: most Beauty users have a handful of events, and scoring them padded
+        to ``max_len`` (as when one long history shares their chunk) was most of the time.
+        """
         net = self.net_
         if net.training:
             net.eval()
         inference = objective_class(self.objective).inference
+        rows = np.asarray(rows)
+        lengths = np.array([min(len(seqs.items[r]), self.max_len) for r in rows])
+        order = np.argsort(lengths, kind="stable")
         out = np.empty((len(rows), self.idmap_.n_items), dtype=np.float32)
         for lo in range(0, len(rows), chunk):
-            inputs = inference(seqs, rows[lo : lo + chunk], self.max_len, net.config.mask_index)
+            part = order[lo : lo + chunk]
+            inputs = inference(seqs, rows[part], self.max_len, net.config.mask_index)
             logits, _ = net(**inputs)
-            out[lo : lo + chunk] = logits.numpy()
+            out[part] = logits.numpy()
         return out
 
     def _score_histories(
