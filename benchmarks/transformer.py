@@ -139,7 +139,9 @@ def synthetic_kl(model) -> float:
     return float(kl_divergence(true_next, model.predict_proba(truth.user_ids) @ onehot).mean())
 
 
-def worker(dataset: str, variant: str, seeds: int, params: list[str]) -> list[dict]:
+def worker(
+    dataset: str, variant: str, seeds: int, params: list[str], save_run_dir: str | None = None
+) -> list[dict]:
     import torch
 
     from lmrec.experiment import ExperimentConfig, run_experiment, save_result
@@ -150,7 +152,30 @@ def worker(dataset: str, variant: str, seeds: int, params: list[str]) -> list[di
     cmd = command(__file__, *args, *(["--param", *params] if params else []))
     config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd, run_dir=RUN_DIR)
     result = run_experiment(config, [variant_spec(dataset, variant, overrides)])
+    if save_run_dir:
+        save_fitted(result, variant, ROOT / save_run_dir, cmd)
     return save_result(result, RECORDS, PER_USER)
+
+
+def save_fitted(result, variant: str, out: Path, cmd: str) -> None:
+    """Keep the last seed's fitted model as a run directory (what the serving and
+    compression benchmarks load), so they need no fit of their own."""
+    from lmrec.runs import RunInfo, save_run
+
+    outcome = result.outcomes[variant]
+    run = outcome.runs[-1]
+    params = {k: v for k, v in run.params.items() if k != "progress"}
+    info = RunInfo(
+        data=result.dataset,
+        split="loo",
+        seed=0,
+        model="transformer",
+        params=params,
+        split_protocol=result.split,
+        fit_seconds=run.fit_seconds,
+        command=f"{cmd} --save-run {out.relative_to(ROOT)}",
+    )
+    save_run(outcome.model, out, info)
 
 
 def main() -> None:
@@ -161,16 +186,22 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")
+    parser.add_argument(
+        "--save-run", help="also save the last seed's model as a run directory (one data set)"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
     if args.worker:
-        emit(worker(*args.worker, args.seeds, args.param))
+        emit(worker(*args.worker, args.seeds, args.param, args.save_run))
         return
+    if args.save_run and len(args.datasets) * len(args.variants) != 1:
+        parser.error("--save-run needs exactly one data set and one variant")
 
     for dataset in args.datasets:
         for variant in args.variants:
             start = time.perf_counter()
             extra = ["--param", *args.param] if args.param else []
+            extra += ["--save-run", args.save_run] if args.save_run else []
             records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds), *extra])
             for record in records or []:
                 print(
