@@ -287,6 +287,16 @@ def test_pretrain_finetune_lora_and_interests(tmp_path, run_dir):
     assert params["finetune_mode"] == "lora" and params["objective"] == "causal"
     assert params["init_from"] == "../pre"  # relative to the run directory, never absolute
     assert json.loads((ft / "run.json").read_text())["params"]["init_from"] == "../pre"
+    # int8 serving of a LoRA run: adapters are folded into their layers first.
+    ok("compress", ft, "--out", tmp_path / "ft-int8", "--quantize", "int8")
+    assert (
+        len(
+            json.loads(ok("recommend", tmp_path / "ft-int8", "--user", "1", "--json").stdout)[
+                "items"
+            ]
+        )
+        == 10
+    )
     out = json.loads(
         ok("interests", ft, "--user", "1", "--top", "4", "--plot", png, "--json").stdout
     )
@@ -479,3 +489,26 @@ def test_interests_multi_lists_labelled_interests(run_dir):
     bad = lmrec("interests", run_dir, "--user", user, "--multi", "--space", "x")
     assert_user_error(bad)
     assert "item space must be one of categories, text" in bad.stderr
+
+
+def test_compress_writes_an_int8_pruned_run_and_refuses_bad_input(tmp_path, run_dir):
+    small = ["--param", "epochs=2", "--param", "dim=16", "--param", "max_len=10"]
+    src, out = tmp_path / "tf", tmp_path / "tf-int8"
+    ok("train", "synthetic", "--model", "transformer", "--out", src, *small)
+    summary = json.loads(
+        ok("compress", src, "--out", out, "--quantize", "int8", "--prune", "0.3", "--json").stdout
+    )
+    assert summary["quantize"] == "int8" and summary["zero_share"] >= 0.3
+    run = json.loads((out / "run.json").read_text())
+    assert run["params"]["quantize"] == "int8" and run["params"]["prune"] == 0.3
+    assert "compress" in run["command"]
+    assert json.loads((src / "config.json").read_text())["params"]["quantize"] is None
+    rows = json.loads(ok("recommend", out, "--user", "1", "--json").stdout)["items"]
+    assert len(rows) == 10
+    ok("evaluate", out)  # the compressed run evaluates like any other
+    # Bad input: nothing to do, same directory, bad share, bad type, a non-transformer run.
+    assert_user_error(lmrec("compress", src, "--out", tmp_path / "x"))
+    assert_user_error(lmrec("compress", src, "--out", src, "--quantize", "int8"))
+    assert_user_error(lmrec("compress", src, "--out", tmp_path / "y", "--prune", "1.5"))
+    assert_user_error(lmrec("compress", src, "--out", tmp_path / "z", "--quantize", "int4"))
+    assert_user_error(lmrec("compress", run_dir, "--out", tmp_path / "w", "--quantize", "int8"))

@@ -28,6 +28,7 @@ from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender
+from lmrec.models.compress import check_compression, int8_scoring_net, prune_magnitude
 from lmrec.models.configured import Configured
 from lmrec.models.fusion import FUSIONS, reduce_text
 from lmrec.models.interests import Interests, category_matrix, summarise
@@ -86,6 +87,10 @@ class SequenceTransformer(Configured, Recommender):
         "eval_mode": None,
         # λ of the diversity-aware task (lmrec.train.objectives.CategoryMix): 0 = off.
         "diversity_weight": 0.0,
+        # Serving compression (lmrec.models.compress): "int8" scores through an int8 copy
+        # of the net; prune records the share of each weight matrix zeroed after training.
+        "quantize": None,
+        "prune": 0.0,
     }
 
     def __init__(
@@ -116,6 +121,7 @@ class SequenceTransformer(Configured, Recommender):
             raise ConfigError(
                 f"finetune_mode={self.finetune_mode!r} needs init_from (a pretrained run dir)"
             )
+        check_compression(self.quantize, self.prune)
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if not self.diversity_weight >= 0:
@@ -307,9 +313,7 @@ class SequenceTransformer(Configured, Recommender):
         longest history: most Beauty users have a handful of events, and scoring them padded
         to ``max_len`` (as when one long history shares their chunk) was most of the time.
         """
-        net = self.net_
-        if net.training:
-            net.eval()
+        net = self._scoring_net()
         inference = objective_class(self.objective).inference
         rows = np.asarray(rows)
         lengths = np.array([min(len(seqs.items[r]), self.max_len) for r in rows])
@@ -321,6 +325,35 @@ class SequenceTransformer(Configured, Recommender):
             logits, _ = net(**inputs)
             out[part] = logits.numpy()
         return out
+
+    def _scoring_net(self) -> torch.nn.Module:
+        """The net that scores: the trained one, or its int8 copy with ``quantize="int8"``
+        (built once per fitted or loaded net)."""
+        net = self.net_
+        if net.training:
+            net.eval()
+        if self.quantize != "int8":
+            return net
+        cached = getattr(self, "_int8_net", None)
+        if cached is None or cached[0] is not net:
+            cached = (net, int8_scoring_net(net))
+            self._int8_net = cached
+        return cached[1]
+
+    def compress(self, quantize: str | None = None, prune: float = 0.0) -> SequenceTransformer:
+        """Prune (``prune``: share of each weight matrix zeroed by magnitude) and/or score
+        in int8 (``quantize="int8"``) from now on, in place; see :mod:`lmrec.models.compress`.
+        Returns self, whose parameters now say what was done (saved with the model)."""
+        self._check_fitted()
+        check_compression(quantize, prune)
+        if prune < self.prune:
+            raise ConfigError(f"this model is already pruned by {self.prune}; prune >= that")
+        if prune > 0:
+            prune_magnitude(self.net_, prune)
+            self.prune = prune
+        self.quantize = quantize or self.quantize
+        self._int8_net = None
+        return self
 
     def _score_histories(
         self,

@@ -162,6 +162,9 @@ class SequenceTransformerNet(nn.Module):
         super().__init__()
         c = config
         self.config = c
+        #: An inference-only output layer replacing the tied one (the int8 scoring copy of
+        #: :func:`lmrec.models.compress.int8_scoring_net`); None = tied to the item table.
+        self.output: nn.Module | None = None
         self.item_emb = nn.Embedding(c.n_items + 2, c.dim, padding_idx=PAD)  # + pad + [MASK]
         self.pos_emb = nn.Embedding(c.max_len, c.dim)
         self.behaviour_emb = nn.Embedding(len(BEHAVIOURS) + 1, c.dim, padding_idx=PAD)
@@ -226,6 +229,8 @@ class SequenceTransformerNet(nn.Module):
 
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
+        if self.output is not None:
+            return self.output(states)
         table = self.item_table() if table is None else table
         weight = table[1 : self.config.n_items + 1]  # (N, C)
         return states @ weight.T + self.out_bias[1 : self.config.n_items + 1]
