@@ -155,6 +155,8 @@ def test_serve_refuses_to_start_without_keys(setup):
         app, ["keys", "create", "--keys", str(setup["root"] / "k.json"), "--role", "god"]
     )
     assert bad.exit_code == 2 and "role must be one of read, write, admin" in bad.stderr
+    threads = RUNNER.invoke(app, ["serve", str(setup["run"]), "--no-auth", "--threads", "0"])
+    assert threads.exit_code == 2 and "--threads must be at least 1" in threads.stderr
 
 
 def test_admin_reload_swaps_the_model(setup):

@@ -44,10 +44,19 @@ def serve(
         bool,
         typer.Option("--no-auth", help="Serve without API keys (local experiments only)."),
     ] = False,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            help="Torch threads per request. 1 suits a service: one request is too small "
+            "to split, and requests run side by side.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve a run over HTTP: recommendations, predictions, interests, events, metrics.
 
     OpenAPI docs at /docs. Every endpoint under /v1 needs an API key unless --no-auth."""
+    import torch
     import uvicorn
 
     from lmrec.errors import ConfigError
@@ -61,6 +70,9 @@ def serve(
             "give --keys FILE (create one with lmrec keys create --keys FILE --role read), "
             "or --no-auth for a local experiment"
         )
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
     ring = None if no_auth else KeyRing(read_keys(keys))  # type: ignore[arg-type]
     event_store = open_store(store or f"duckdb:{Path(run_dir) / 'events.duckdb'}")
     engine = load_engine(run_dir, event_store, index)

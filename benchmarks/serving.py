@@ -1,0 +1,270 @@
+"""Benchmark serving the Beauty Transformer: compression, and the HTTP service under load.
+
+The model is the run that ``benchmarks/transformer.py --datasets beauty --variants
+transformer --save-run runs/bench/beauty-transformer`` saves (the last seed of the headline
+Transformer, fitted with the parameters validation chose); its run.json says how it was made.
+
+``--part compression``: the run as saved (``transformer``), int8 (``transformer-int8``),
+magnitude-pruned by 30% (``transformer-pruned-0.3``) and both
+(``transformer-int8-pruned-0.3``), each scored on Beauty's leave-one-out test targets with
+full ranking (the same evaluator as the headline). ``latency_ms`` is the median time of one
+``recommend(user, k=10)`` call (one user per call, as the service does), over 500 users, in
+one process on one thread; each compressed model gets a paired test on per-user NDCG@10
+against the float one.
+
+``--part load``: ``lmrec serve RUN`` in its own process on 127.0.0.1 (DuckDB store, no API
+keys), and a bounded load generator (httpx, asyncio) in this one: a fixed number of
+requests and a time limit per case. ``/v1/recommend`` (a random known user, k=10) at
+concurrency 1, 8 and 32 (protocols ``load-c1``, ``load-c8``, ``load-c32``), and
+``/v1/events`` (one event per request) at concurrency 8. Server and generator share the
+machine's 2 cores, so the figures are what one replica sustains with its client beside it.
+
+Run: ``.venv/bin/python benchmarks/serving.py`` (both parts). Records go to
+``benchmarks/results/serving.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import RESULTS, command, render  # noqa: E402
+
+RECORDS = RESULTS / "serving.json"
+RUN = "runs/bench/beauty-transformer"
+PRUNE = 0.3
+LATENCY_USERS = 500  # at most; fewer when the data set has fewer users
+#: (endpoint, concurrency, requests, time limit in seconds) per load case.
+LOAD_CASES = (
+    ("recommend", 1, 500, 120.0),
+    ("recommend", 8, 3000, 120.0),
+    ("recommend", 32, 3000, 120.0),
+    ("events", 8, 2000, 120.0),
+)
+
+
+def compression(run_dir: Path) -> list[dict]:
+    import torch
+
+    from lmrec.evaluate.ranking import evaluate
+    from lmrec.evaluate.report import make_record, peak_memory_mb
+    from lmrec.evaluate.stats import paired_test
+    from lmrec.runs import load_run, rebuild_split
+
+    torch.set_num_threads(1)
+    _, split = rebuild_split(load_run(run_dir)[1])
+    variants = {
+        "transformer": {},
+        "transformer-int8": {"quantize": "int8"},
+        f"transformer-pruned-{PRUNE}": {"prune": PRUNE},
+        f"transformer-int8-pruned-{PRUNE}": {"quantize": "int8", "prune": PRUNE},
+    }
+    rng = np.random.default_rng(0)
+    records, base = [], None
+    for name, settings in variants.items():
+        model, run = load_run(run_dir)
+        if settings:
+            model.compress(**settings)
+        n = min(LATENCY_USERS, model.idmap_.n_users)
+        users = rng.choice(model.idmap_.users, size=n, replace=False)
+        model.recommend(users[0], k=10)  # builds the int8 copy outside the timing
+        times = []
+        for user in users:
+            start = time.perf_counter()
+            model.recommend(user, k=10)
+            times.append(1000 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        result = evaluate(model, split, "test", ks=(10,), progress=False)
+        eval_seconds = time.perf_counter() - start
+        per_user = result.per_user["ndcg@10"]
+        weights = [p for p in model.net_.parameters() if p.dim() >= 2]
+        zeros = sum(int((p == 0).sum()) for p in weights) / sum(p.numel() for p in weights)
+        metrics = {
+            "ndcg@10": result.metrics["ndcg@10"],
+            "recall@10": result.metrics["recall@10"],
+            "latency_ms": float(np.median(times)),
+            "latency_p99_ms": float(np.percentile(times, 99)),
+            "zero_weight_share": zeros,
+        }
+        extra = {"params": {**run.params, **settings}, "run": str(run_dir), "seeds": [0]}
+        if base is None:
+            base = (per_user, metrics)
+        else:
+            test = paired_test(per_user, base[0])
+            metrics["ndcg@10_change"] = metrics["ndcg@10"] / base[1]["ndcg@10"] - 1
+            metrics["latency_change"] = metrics["latency_ms"] / base[1]["latency_ms"] - 1
+            extra["vs_float"] = {
+                "delta": test.difference,
+                "ci95": [test.ci_low, test.ci_high],
+                "p": test.p_value,
+                "n_users": test.n_users,
+                "significant": test.significant(),
+            }
+        records.append(
+            make_record(
+                dataset=run.data,
+                split=split.protocol,
+                protocol="compression",
+                model=name,
+                metrics=metrics,
+                train_seconds=run.fit_seconds,
+                eval_seconds=eval_seconds,
+                peak_mb=peak_memory_mb(),
+                extra={**extra, "command": command(__file__, "--part", "compression")},
+            )
+        )
+        print(name, json.dumps({k: round(v, 4) for k, v in metrics.items()}), flush=True)
+    return records
+
+
+# --------------------------------------------------------------------------- load
+def _start_server(run_dir: Path, store: Path) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "lmrec", "serve", str(run_dir), "--port", str(port)]
+    cmd += ["--no-auth", "--store", f"duckdb:{store}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the service exited before it was ready")
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the service did not become ready")
+
+
+async def _load(url: str, bodies: list[tuple[str, dict]], concurrency: int, limit: float):
+    """Send ``bodies`` with at most ``concurrency`` requests in flight; stop at ``limit`` s."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(bodies)
+    deadline = time.perf_counter() + limit
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for path, body in queue:
+            if time.perf_counter() > deadline:
+                return
+            start = time.perf_counter()
+            response = await client.post(url + path, json=body)
+            latencies.append(1000 * (time.perf_counter() - start))
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+        seconds = time.perf_counter() - start
+    return np.array(latencies), errors, seconds
+
+
+def load(run_dir: Path) -> list[dict]:
+    from lmrec.evaluate.report import make_record
+    from lmrec.runs import load_run
+
+    model, run = load_run(run_dir)
+    users = np.asarray(model.idmap_.users, dtype=str)
+    items = np.asarray(model.idmap_.items, dtype=str)
+    rng = np.random.default_rng(0)
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = _start_server(run_dir, Path(tmp) / "events.duckdb")
+        try:
+            warm = [("/v1/recommend", {"user_id": u, "k": 10}) for u in users[:50]]
+            asyncio.run(_load(url, warm, 4, 60))
+            for endpoint, concurrency, n, limit in LOAD_CASES:
+                picked = rng.choice(len(users), size=n)
+                if endpoint == "recommend":
+                    bodies = [("/v1/recommend", {"user_id": users[u], "k": 10}) for u in picked]
+                else:
+                    bodies = [
+                        (
+                            "/v1/events",
+                            {"events": [{"user_id": users[u], "item_id": items[u % len(items)]}]},
+                        )
+                        for u in picked
+                    ]
+                lat, errors, seconds = asyncio.run(_load(url, bodies, concurrency, limit))
+                metrics = {
+                    "p50_ms": float(np.percentile(lat, 50)),
+                    "p99_ms": float(np.percentile(lat, 99)),
+                    "rps": len(lat) / seconds,
+                    "requests": float(len(lat)),
+                    "errors": float(errors),
+                }
+                label = f"load-c{concurrency}"
+                print(endpoint, label, json.dumps({k: round(v, 2) for k, v in metrics.items()}))
+                records.append(
+                    make_record(
+                        dataset=run.data,
+                        split="service on 127.0.0.1 (uvicorn, one process, DuckDB store)",
+                        protocol=label,
+                        model=f"transformer /v1/{endpoint}",
+                        metrics=metrics,
+                        train_seconds=run.fit_seconds,
+                        eval_seconds=seconds,
+                        peak_mb=0.0,
+                        extra={
+                            "params": run.params,
+                            "run": str(run_dir),
+                            "concurrency": concurrency,
+                            "time_limit_s": limit,
+                            "seeds": [0],
+                            "command": command(__file__, "--part", "load"),
+                        },
+                    )
+                )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return records
+
+
+def main() -> None:
+    from lmrec.evaluate.report import startup_code_version, write_records
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["compression", "load"], nargs="*")
+    parser.add_argument("--run", default=RUN, help="run directory (relative to the repo)")
+    args = parser.parse_args()
+    startup_code_version()
+    run_dir = Path(args.run)
+    if not (ROOT / run_dir / "run.json").is_file():
+        sys.exit(
+            f"{run_dir}: no run; make it with python benchmarks/transformer.py --datasets "
+            f"beauty --variants transformer --save-run {RUN}"
+        )
+    os.chdir(ROOT)
+    parts = args.part or ["compression", "load"]
+    if "compression" in parts:
+        write_records(RECORDS, compression(run_dir))
+    if "load" in parts:
+        write_records(RECORDS, load(run_dir))
+    render()
+
+
+if __name__ == "__main__":
+    main()
