@@ -561,6 +561,28 @@ def mtl_comparison(records: list[dict]) -> list[str]:
             f"- {mtl['dataset']} `{mtl['model']}` (validation, seed 0): NDCG@10 {ndcg:.4f}, "
             f"calibration KL@10 {kl:.4f}; {verdict} (one λ, not tuned; validation figures)."
         )
+        base = next(
+            (
+                r
+                for r in records
+                if r["dataset"] == mtl["dataset"] and r["model"] == "transformer" and r is not mtl
+            ),
+            None,
+        )
+        if base is not None:
+            cells = []
+            for metric, name in (
+                ("ndcg@10", "NDCG@10"),
+                ("calibration_kl@10", "calibration KL@10"),
+                ("ild@10", "ILD@10"),
+            ):
+                change = _relative(mtl, base, metric)
+                cells.append(f"{name} {change} ({_paired_cell(mtl, base, metric)})")
+            lines.append(
+                f"- {mtl['dataset']} `{mtl['model']}` against `transformer` on test "
+                f"(paired over users, seed means): {', '.join(cells)}; coverage@10 "
+                f"{base['metrics']['coverage@10']:.3f} → {mtl['metrics']['coverage@10']:.3f}."
+            )
     if not lines:
         return []
     return ["**Multi-task diversity objective vs re-ranking, at equal NDCG@10.**", "", *lines, ""]
