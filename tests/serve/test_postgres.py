@@ -39,6 +39,7 @@ def table_url():
 
     with psycopg.connect(URL) as db:
         db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute(f"DROP TABLE IF EXISTS {table}_items")
 
 
 def test_round_trip_and_a_second_connection_sees_commits(table_url):
@@ -84,6 +85,11 @@ def test_two_replicas_share_events_through_postgres(table_url, tmp_path):
         after = _request("POST", b.url + "/v1/recommend", json={"user_id": "r1"}, headers=key)
         assert after.json()["served_by"] == "history"
         assert "5" not in [i["item_id"] for i in after.json()["items"]]
+        # A new item registered through one replica is known to the other at once.
+        item = {"item_id": "pg-new", "title": "a new item", "categories": ["Genre 1"]}
+        assert _request("POST", a.url + "/v1/items", json=item, headers=key).status_code == 200
+        similar = _request("GET", b.url + "/v1/items/pg-new/similar", headers=key)
+        assert similar.status_code == 200 and similar.json()["by"] == "text"
         a.kill()  # SIGKILL right after acknowledged events: nothing is lost
         c = Server(run, keys, store=table_url)
         try:

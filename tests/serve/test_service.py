@@ -135,11 +135,16 @@ def test_acknowledged_events_survive_sigkill(setup, tmp_path):
     events = [{"user_id": f"k{j}", "item_id": str(j % 50 + 1)} for j in range(20)]
     r = _request("POST", server.url + "/v1/events", json={"events": events}, headers=setup["write"])
     assert r.status_code == 200
+    item = {"item_id": "kept", "title": "an item registered before the crash"}
+    r = _request("POST", server.url + "/v1/items", json=item, headers=setup["write"])
+    assert r.status_code == 200
     server.kill()  # right after the acknowledgement, no graceful shutdown
     again = Server(setup["run"], setup["keys"], store)
     try:
         ready = _request("GET", again.url + "/readyz").json()
         assert ready["events"] == 20
+        kept = _request("GET", again.url + "/v1/items/kept/similar", headers=setup["read"])
+        assert kept.status_code == 200 and kept.json()["by"] == "text"
         rec = _request(
             "POST", again.url + "/v1/recommend", json={"user_id": "k3"}, headers=setup["read"]
         ).json()
@@ -187,3 +192,47 @@ def test_admin_reload_swaps_the_model(setup):
         assert "ease@" in _request("GET", server.url + "/readyz").json()["model"]  # unchanged
     finally:
         server.stop()
+
+
+def test_new_items_join_the_catalogue_through_their_text(setup):
+    url, read, write = setup["server"].url, setup["read"], setup["write"]
+    twin = _request("GET", url + "/v1/items/7/similar?k=1", headers=read).json()["items"][0]
+    title = twin["title"]  # a catalogue item's title: the new item's text twin
+    body = {"item_id": "fresh-1", "title": title, "categories": []}
+    placed = _request("POST", url + "/v1/items", json=body, headers=write)
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["placed_near"][0]["item_id"] == twin["item_id"]
+
+    # It is ranked with every item, on the model's scale, next to its text twin.
+    history = {"history": [{"item_id": "3"}, {"item_id": "9"}], "k": 200}
+    rec = _request("POST", url + "/v1/recommend", json=history, headers=read).json()
+    ranked = {i["item_id"]: i["score"] for i in rec["items"]}
+    assert "fresh-1" in ranked
+    if twin["item_id"] in ranked:
+        assert abs(ranked["fresh-1"] - ranked[twin["item_id"]]) <= abs(ranked[twin["item_id"]])
+    similar = _request("GET", url + "/v1/items/fresh-1/similar?k=3", headers=read).json()
+    assert similar["by"] == "text" and similar["items"][0]["item_id"] == twin["item_id"]
+    p = _request(
+        "POST", url + "/v1/predict", json={"user_id": "2", "item_ids": ["fresh-1"]}, headers=read
+    ).json()
+    assert 0 < p["predictions"][0]["p_item"] < 1
+
+    # Events may name it; it then counts as seen, and a history with it can be scored.
+    event = {"user_id": "visitor-new", "item_id": "fresh-1"}
+    r = _request("POST", url + "/v1/events", json={"events": [event]}, headers=write)
+    assert r.status_code == 200
+    after = _request(
+        "POST", url + "/v1/recommend", json={"user_id": "visitor-new", "k": 200}, headers=read
+    ).json()
+    assert after["served_by"] == "history"
+    assert "fresh-1" not in [i["item_id"] for i in after["items"]]
+
+    # Bad input: a duplicate, a catalogue id, no text, a read-only key.
+    again = _request("POST", url + "/v1/items", json=body, headers=write)
+    assert again.status_code == 409 and "already exists" in again.json()["error"]
+    old = _request("POST", url + "/v1/items", json={**body, "item_id": "7"}, headers=write)
+    assert old.status_code == 409
+    empty = _request("POST", url + "/v1/items", json={"item_id": "blank"}, headers=write)
+    assert empty.status_code == 400 and "no title, text or categories" in empty.json()["error"]
+    denied = _request("POST", url + "/v1/items", json={**body, "item_id": "x"}, headers=read)
+    assert denied.status_code == 403

@@ -8,6 +8,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 ``GET /v1/users/{user_id}/interests``   read    the user's interest distribution
 ``GET /v1/items/{item_id}/similar``     read    nearest items
 ``POST /v1/events``                     write   append events; 200 once committed
+``POST /v1/items``                      write   register a new item by its text (no retraining)
 ``POST /v1/admin/reload``               admin   swap in a run (the same or another directory)
 ``GET /``                               none    a web page (asks for a key, then calls the API)
 ``GET /healthz``, ``/readyz``           none    liveness; readiness (model and store)
@@ -15,7 +16,8 @@ Endpoints (OpenAPI docs at ``/docs``):
 ======================================  ======  =============================================
 
 Every error is JSON ``{"error": message}``: 400 bad input, 401 missing/unknown key, 403 role,
-404 unknown user/item, 413 body too large, 422 malformed body, 429 rate limit.
+404 unknown user/item, 409 item exists, 413 body too large, 422 malformed body, 429 rate
+limit.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmrec.errors import CapabilityError, LmrecError, UnknownIdError
 from lmrec.serve.engine import Engine
+from lmrec.serve.new_items import NewItem
 from lmrec.serve.security import ApiKey, KeyRing, pseudonym
 from lmrec.serve.store import Event
 
@@ -84,6 +87,13 @@ class PredictIn(BaseModel):
 
 class EventsIn(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class ItemIn(BaseModel):
+    item_id: str = Field(min_length=1, max_length=256)
+    title: str = Field(default="", max_length=1000)
+    text: str = Field(default="", max_length=20_000)
+    categories: list[str] = Field(default_factory=list, max_length=100)
 
 
 class ReloadIn(BaseModel):
@@ -271,6 +281,17 @@ def create_app(
         total = eng().store.count()
         stored.set(total)
         return {"stored": n, "events_total": total}
+
+    @app.post("/v1/items", dependencies=[write])
+    def items(body: ItemIn) -> dict[str, Any]:
+        """Register a new item by its text (title, text, categories): from now on it is
+        ranked with every other item, through its text neighbours, without retraining."""
+        engine = eng()
+        engine.sync_new_items()
+        if engine.known_item(body.item_id):
+            raise ApiError(409, f"item {body.item_id!r} already exists")
+        item = NewItem(body.item_id, body.title, body.text, tuple(body.categories))
+        return engine.register_item(item)
 
     admin = Depends(require("admin"))
 

@@ -6,6 +6,10 @@ Three paths serve a recommendation, and every answer names the one it took:
 - ``history``: a raw history, or a user with events posted since (known or new): the model
   scores the history (fitted events + new ones) through ``score_histories``, no retraining;
 - ``popularity``: a user the model never saw and who has no events yet.
+
+Items registered after the fit (``POST /v1/items``, :mod:`lmrec.serve.new_items`) join the
+catalogue through their text: their scores are borrowed from their text neighbours, so they
+are ranked with every other item; the store keeps them, so every replica sees them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
 from lmrec.models.base import Recommender, top_k
+from lmrec.serve.new_items import NewItem, NewItemTable, place, unit_rows
 from lmrec.serve.retrieval import build_index, factor_vectors
 from lmrec.serve.store import Event, EventStore
 
@@ -42,6 +47,8 @@ class Engine:
     _rows_by_user: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _user_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _new: NewItemTable = field(default_factory=NewItemTable)
+    _catalogue_text: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._categories = [set(c) for c in self.fit_data.items["categories"]]  # id-map order
@@ -72,8 +79,83 @@ class Engine:
             return False
 
     def check_items(self, item_ids: list[str]) -> np.ndarray:
-        """Indices of ``item_ids``; an unknown item is an :class:`UnknownIdError`."""
-        return self.fit_data.idmap.item_index(item_ids)
+        """Indices of ``item_ids`` in the catalogue extended by the registered new items
+        (``n_items + row``); an unknown item is an :class:`UnknownIdError`."""
+        new = {item: j for j, item in enumerate(self._new.ids)}
+        if not new or not any(i in new for i in item_ids):
+            return self.fit_data.idmap.item_index(item_ids)
+        n = self.fit_data.n_items
+        known = [i for i in item_ids if i not in new]
+        idx = iter(self.fit_data.idmap.item_index(known) if known else [])
+        return np.array([n + new[i] if i in new else next(idx) for i in item_ids], dtype=np.int64)
+
+    def _model_items(self, item_ids: list[str]) -> list[str]:
+        """A history the model can read: a new item stands for its nearest catalogue item."""
+        idx = self.check_items(item_ids)
+        n = self.fit_data.n_items
+        items = self.fit_data.idmap.items
+        if not len(self._new):
+            return [str(items[i]) for i in idx]
+        stand_in = self._new.neighbours[np.arange(len(self._new)), self._new.weights.argmax(1)]
+        return [str(items[i]) if i < n else str(items[stand_in[i - n]]) for i in idx]
+
+    # ------------------------------------------------------------ new items
+    def sync_new_items(self) -> None:
+        """Pick up items registered since the last request (by this or another replica)."""
+        if self.store.item_count() == len(self._new):
+            return
+        with self._lock:
+            items = self.store.new_items()
+            if len(items) == len(self._new):
+                return
+            catalogue = self._catalogue_vectors()
+            known = dict(zip(self._new.ids, self._new.vectors, strict=True))
+            fresh = [i for i in items if i.item_id not in known]
+            if fresh:
+                from lmrec.text.item_text import encode_texts
+
+                vecs = unit_rows(encode_texts([i.description for i in fresh], progress=False))
+                known.update(zip((i.item_id for i in fresh), vecs, strict=True))
+            vectors = np.stack([known[i.item_id] for i in items])
+            self._new = place(items, vectors, catalogue)
+
+    def _catalogue_vectors(self) -> np.ndarray:
+        """Unit text embeddings of the catalogue (encoded once; cached on disk by the encoder)."""
+        if self._catalogue_text is None:
+            from lmrec.text.item_text import encode_items
+
+            self._catalogue_text = unit_rows(encode_items(self.fit_data, progress=False))
+        return self._catalogue_text
+
+    def register_item(self, item: NewItem) -> dict[str, Any]:
+        """Store ``item`` and place it in the catalogue by its text; its nearest catalogue
+        items are returned so a client can see where it landed."""
+        if self.known_item(item.item_id):
+            raise ConfigError(f"item {item.item_id!r} is already in the catalogue")
+        self.sync_new_items()
+        self.store.add_item(item)
+        self.sync_new_items()
+        row = self._new.ids.index(item.item_id)
+        order = np.argsort(-self._new.weights[row])
+        near = self._new.neighbours[row][order]
+        return {
+            "item_id": item.item_id,
+            "items_registered": len(self._new),
+            "placed_near": self._rows(near[:5], self._new.weights[row][order][:5]),
+        }
+
+    def known_item(self, item_id: str) -> bool:
+        try:
+            self.fit_data.idmap.item_index([item_id])
+            return True
+        except UnknownIdError:
+            return item_id in self._new.ids
+
+    def _extend(self, scores: np.ndarray) -> np.ndarray:
+        """Catalogue scores followed by the new items' borrowed scores."""
+        if not len(self._new):
+            return scores
+        return np.concatenate([scores, self._new.scores(scores)])
 
     def fitted_history(self, user_id: str) -> list[Event]:
         """The user's events in the fitting data, oldest first."""
@@ -97,18 +179,20 @@ class Engine:
         history: list[Event] | None,
     ) -> tuple[np.ndarray, str, list[str]]:
         """(n_items,) scores, the path that served them, and the history's item ids."""
+        self.sync_new_items()
         if history is not None:
-            return self._history_scores(history), "history", [e.item_id for e in history]
+            scores = self._extend(self._history_scores(history))
+            return scores, "history", [e.item_id for e in history]
         assert user_id is not None
         new = self.store.history(user_id)
         known = self.known_user(user_id)
         if known and not new:
             (u,) = self.fit_data.idmap.user_index([user_id])
-            return self.model.score_indices(np.array([u]))[0], "model", []
+            return self._extend(self.model.score_indices(np.array([u]))[0]), "model", []
         if not known and not new:
-            return self._popular.copy(), "popularity", []
+            return self._extend(self._popular.copy()), "popularity", []
         events = self.fitted_history(user_id) + new
-        return self._history_scores(events), "history", [e.item_id for e in events]
+        return self._extend(self._history_scores(events)), "history", [e.item_id for e in events]
 
     def _history_scores(self, events: list[Event]) -> np.ndarray:
         if not events:
@@ -118,8 +202,7 @@ class Engine:
                 f"{type(self.model).__name__} cannot score raw histories; serve a model that "
                 "can (transformer, ease, itemknn, als, bpr)"
             )
-        items = [e.item_id for e in events]
-        self.check_items(items)
+        items = self._model_items([e.item_id for e in events])
         stamps = [e.timestamp for e in events]
         scores = self.model.score_histories(
             [items],
@@ -136,7 +219,14 @@ class Engine:
         exclude_seen: bool = True,
         categories: list[str] | None = None,
     ) -> dict[str, Any]:
-        if self._index is not None and history is None and not categories and user_id:
+        self.sync_new_items()
+        if (
+            self._index is not None
+            and history is None
+            and not categories
+            and user_id
+            and not len(self._new)  # the index holds the fitted catalogue only
+        ):
             indexed = self._indexed(user_id, k, exclude_seen)
             if indexed is not None:
                 return indexed
@@ -150,7 +240,8 @@ class Engine:
                 scores[self.check_items(seen_items)] = -np.inf
         if categories:
             wanted = set(categories)
-            outside = np.array([not (c & wanted) for c in self._categories])
+            item_categories = self._categories + [set(i.categories) for i in self._new.items]
+            outside = np.array([not (c & wanted) for c in item_categories])
             scores[outside] = -np.inf
         idx, values = top_k(scores[None, :], k)
         keep = idx[0] >= 0
@@ -158,13 +249,21 @@ class Engine:
         return {"served_by": path, "retrieval": "scores", "items": items}
 
     def _rows(self, idx: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
-        """Answer rows (id, score, title) for item indices, best first."""
-        ids = self.fit_data.idmap.items[idx]
-        titles = self.model.titles(list(ids)) if len(ids) else []
-        return [
-            {"item_id": str(i), "score": float(s), "title": t}
-            for i, s, t in zip(ids, scores, titles, strict=True)
-        ]
+        """Answer rows (id, score, title) for item indices (new items after the catalogue),
+        best first."""
+        n = self.fit_data.n_items
+        old = [str(self.fit_data.idmap.items[i]) for i in idx if i < n]
+        titles = iter(self.model.titles(old) if old else [])
+        ids = iter(old)
+        rows = []
+        for i, score in zip(idx, scores, strict=True):
+            if i < n:
+                item_id, title = next(ids), next(titles)
+            else:
+                item = self._new.items[i - n]
+                item_id, title = item.item_id, item.title
+            rows.append({"item_id": item_id, "score": float(score), "title": title})
+        return rows
 
     def _indexed(self, user_id: str, k: int, exclude_seen: bool) -> dict[str, Any] | None:
         """The model path through the index (a known user without new events), else None."""
@@ -185,8 +284,8 @@ class Engine:
         """p(item | history) and the raw score: the softmax at the model's temperature
         (calibrated for the Transformer), or the item's share of events for a user the model
         never saw."""
-        idx = self.check_items(item_ids)
         scores, path, _ = self.scores(user_id, None)
+        idx = self.check_items(item_ids)
         if path == "popularity":  # a user never seen: each item's share of all events
             probs = scores.astype(np.float64) / max(1.0, float(scores.sum()))
         else:
@@ -201,7 +300,7 @@ class Engine:
                 "score": float(scores[i]),
                 "p_item": float(probs[i]),
             }
-            if self.model.predicts_ratings and path == "model":
+            if self.model.predicts_ratings and path == "model" and i < self.fit_data.n_items:
                 row["rating"] = float(self.model.predict([user_id], [item])[0])
             out.append(row)
         return {"user_id": user_id, "served_by": path, "predictions": out}
@@ -213,14 +312,20 @@ class Engine:
             events = self.fitted_history(user_id) + new
             if not events:
                 raise UnknownIdError(f"user id {user_id!r} is not known and has no events")
+            self.sync_new_items()
             result = self.model.interests(
-                history=[e.item_id for e in events], top_items=top, top_categories=top
+                history=self._model_items([e.item_id for e in events]),
+                top_items=top,
+                top_categories=top,
             )
         else:
             result = self.model.interests(user_id, top_items=top, top_categories=top)
         return {"user_id": user_id, **result.as_dict()}
 
     def similar(self, item_id: str, k: int = 10) -> dict[str, Any]:
+        self.sync_new_items()
+        if item_id in self._new.ids:
+            return self._similar_new(item_id, k)
         ids, scores = self.model.similar_items(item_id, k=k)
         keep = [j for j, s in enumerate(scores) if math.isfinite(s)]
         ids = [str(ids[j]) for j in keep]
@@ -233,7 +338,23 @@ class Engine:
             ],
         }
 
+    def _similar_new(self, item_id: str, k: int) -> dict[str, Any]:
+        """A new item's nearest items by text: the catalogue and the other new items."""
+        row = self._new.ids.index(item_id)
+        sims = (
+            np.concatenate([self._catalogue_vectors(), self._new.vectors]) @ self._new.vectors[row]
+        )
+        sims[self.fit_data.n_items + row] = -np.inf  # not itself
+        idx, values = top_k(sims[None, :].astype(np.float32), k)
+        keep = idx[0] >= 0
+        rows = self._rows(idx[0][keep], values[0][keep])
+        items = [
+            {"item_id": r["item_id"], "similarity": r["score"], "title": r["title"]} for r in rows
+        ]
+        return {"item_id": item_id, "by": "text", "items": items}
+
     def add_events(self, events: list[Event]) -> int:
+        self.sync_new_items()
         self.check_items([e.item_id for e in events])
         return self.store.append(events)
 

@@ -13,6 +13,7 @@ changes the next recommendation at once, without retraining.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from lmrec.data.schema import BEHAVIOURS
 from lmrec.errors import ConfigError
+from lmrec.serve.new_items import NewItem
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,18 @@ class EventStore(Protocol):
         """How many events are stored."""
         ...
 
+    def add_item(self, item: NewItem) -> None:
+        """Store a new item durably; an id already registered is a :class:`ConfigError`."""
+        ...
+
+    def new_items(self) -> list[NewItem]:
+        """The registered items, oldest first."""
+        ...
+
+    def item_count(self) -> int:
+        """How many items are registered (cheap: asked on every request)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -82,7 +96,14 @@ class DuckDBStore:
                 "CREATE TABLE IF NOT EXISTS events ("
                 " seq BIGINT DEFAULT nextval('event_seq'), user_id VARCHAR NOT NULL,"
                 " item_id VARCHAR NOT NULL, behaviour VARCHAR NOT NULL, ts DOUBLE);"
+                "CREATE SEQUENCE IF NOT EXISTS item_seq START 1;"
+                "CREATE TABLE IF NOT EXISTS items ("
+                " seq BIGINT DEFAULT nextval('item_seq'), item_id VARCHAR PRIMARY KEY,"
+                " title VARCHAR, text VARCHAR, categories VARCHAR);"
             )
+            items = self._db.execute(
+                "SELECT item_id, title, text, categories FROM items ORDER BY seq"
+            ).fetchall()
             rows = self._db.execute(
                 "SELECT user_id, item_id, behaviour, ts FROM events ORDER BY seq"
             ).fetchall()
@@ -91,6 +112,7 @@ class DuckDBStore:
             event = _event_row(*row)
             self._by_user.setdefault(event.user_id, []).append(event)
         self._count = len(rows)
+        self._items = [_item_row(*row) for row in items]
 
     def append(self, events: list[Event]) -> int:
         rows = [
@@ -122,6 +144,27 @@ class DuckDBStore:
         with self._lock:
             return self._count
 
+    def add_item(self, item: NewItem) -> None:
+        import duckdb
+
+        with self._lock:
+            try:
+                self._db.cursor().execute(
+                    "INSERT INTO items (item_id, title, text, categories) VALUES (?, ?, ?, ?)",
+                    [item.item_id, item.title, item.text, item.categories_json()],
+                )  # autocommit: durable when this returns
+            except duckdb.ConstraintException:
+                raise ConfigError(f"item {item.item_id!r} is already registered") from None
+            self._items.append(item)
+
+    def new_items(self) -> list[NewItem]:
+        with self._lock:
+            return list(self._items)
+
+    def item_count(self) -> int:
+        with self._lock:
+            return len(self._items)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -152,6 +195,10 @@ class PostgresStore:
                 "ts DOUBLE PRECISION)"
             )
             cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (user_id, seq)")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {table}_items (seq BIGSERIAL, "
+                "item_id TEXT PRIMARY KEY, title TEXT, text TEXT, categories TEXT)"
+            )
             self._db.commit()
 
     def append(self, events: list[Event]) -> int:
@@ -191,6 +238,41 @@ class PostgresStore:
             self._db.commit()
         return int(n)
 
+    def add_item(self, item: NewItem) -> None:
+        import psycopg
+
+        with self._lock:
+            try:
+                with self._db.cursor() as cur:
+                    cur.execute(
+                        f"INSERT INTO {self.table}_items (item_id, title, text, categories) "
+                        "VALUES (%s, %s, %s, %s)",
+                        (item.item_id, item.title, item.text, item.categories_json()),
+                    )
+                self._db.commit()
+            except psycopg.errors.UniqueViolation:
+                self._db.rollback()
+                raise ConfigError(f"item {item.item_id!r} is already registered") from None
+            except Exception:
+                self._db.rollback()
+                raise
+
+    def new_items(self) -> list[NewItem]:
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(
+                f"SELECT item_id, title, text, categories FROM {self.table}_items ORDER BY seq"
+            )
+            rows = cur.fetchall()
+            self._db.commit()
+        return [_item_row(*row) for row in rows]
+
+    def item_count(self) -> int:
+        with self._lock, self._db.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {self.table}_items")
+            (n,) = cur.fetchone()
+            self._db.commit()
+        return int(n)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -198,6 +280,10 @@ class PostgresStore:
 
 def _event_row(user_id: str, item_id: str, behaviour: str, ts: float | None) -> Event:
     return Event(user_id, item_id, behaviour, math.nan if ts is None else float(ts))
+
+
+def _item_row(item_id: str, title: str | None, text: str | None, categories: str | None):
+    return NewItem(item_id, title or "", text or "", tuple(json.loads(categories or "[]")))
 
 
 def _redact(url: str) -> str:
