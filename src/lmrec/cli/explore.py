@@ -1,4 +1,5 @@
-"""Look inside a run: ``recommend``, ``similar-items``, ``interests``, ``sources``, ``plot``."""
+"""Look inside a run: ``recommend``, ``similar-items``, ``interests``, ``explain``, ``sources``,
+``plot``."""
 
 from __future__ import annotations
 
@@ -154,6 +155,43 @@ def _multi_interests(
         print_json({"user": user, "interests": rows})
         return
     out_console().print(multi_interest_table(user, rows))
+
+
+def explain(
+    run_dir: RunDirArg,
+    user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
+    item: Annotated[str, typer.Option("--item", help="Item to explain.", show_default=False)],
+    top: Annotated[int, typer.Option("--top", help="History events to show.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which events of the user's history drove an item's score (gradient × input)."""
+    from rich.table import Table
+
+    from lmrec.models.registry import load
+
+    model = load(run_dir)
+    model._require("explain", "train a transformer run to explain its scores")
+    rows = [a.as_dict() for a in model.explain(user, item, top=top)]
+    titles = model.titles([r["item_id"] for r in rows]) if rows else []
+    for row, title in zip(rows, titles, strict=True):
+        row["title"] = title
+    if as_json:
+        print_json({"user": user, "item_id": item, "events": rows})
+        return
+    (title,) = model.titles([item])
+    table = Table(title=f"why {item} ({title}) for user {user}")
+    for name in ("#", "item", "behaviour", "attribution", "share", "title"):
+        table.add_column(name, justify="right" if name in ("#", "attribution", "share") else "left")
+    for rank, row in enumerate(rows, 1):
+        table.add_row(
+            str(rank),
+            row["item_id"],
+            row["behaviour"],
+            f"{row['attribution']:+.4f}",
+            f"{row['share']:.0%}",
+            row["title"],
+        )
+    out_console().print(table)
 
 
 def sources(

@@ -64,13 +64,15 @@ FORMAT_VERSION = 1
 #: ``interests``: an explicit p(item | history) and p(category | history);
 #: ``predict_proba``: calibrated p(item | history) rows;
 #: ``predict_ratings``: ``predict(user_ids, item_ids)`` gives ratings;
-#: ``source_weights``: per-user weights of interest sources (behaviours, ratings, reviews).
+#: ``source_weights``: per-user weights of interest sources (behaviours, ratings, reviews);
+#: ``explain``: which history events drove an item's score (``explain(user, item)``).
 CAPABILITIES: tuple[str, ...] = (
     "score_histories",
     "interests",
     "predict_proba",
     "predict_ratings",
     "source_weights",
+    "explain",
 )
 
 
@@ -445,6 +447,20 @@ class Recommender(ABC):
     def predict(self, user_ids: Sequence[object], item_ids: Sequence[object]) -> np.ndarray:
         """Predicted ratings of (user, item) pairs. Capability ``predict_ratings``."""
         self._require("predict_ratings", "use a rating model such as svd or svdpp")
+        raise NotImplementedError  # pragma: no cover
+
+    def explain(
+        self,
+        user_id: object | None = None,
+        item_id: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+        top: int = 5,
+    ) -> Any:
+        """Which events of the user's history (or a raw ``history``) drove ``item_id``'s
+        score, strongest first (:class:`~lmrec.models.explain.Attribution` list).
+        Capability ``explain``."""
+        self._require("explain")
         raise NotImplementedError  # pragma: no cover
 
     def source_weights_of(self, user_ids: Sequence[object]) -> Any:

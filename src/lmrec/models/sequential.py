@@ -27,9 +27,10 @@ from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
-from lmrec.models.base import Recommender
+from lmrec.models.base import Recommender, check_k
 from lmrec.models.compress import check_compression, int8_scoring_net, prune_magnitude
 from lmrec.models.configured import Configured
+from lmrec.models.explain import Attribution, gradient_x_input
 from lmrec.models.fusion import FUSIONS, reduce_text
 from lmrec.models.interests import Interests, category_matrix, summarise
 from lmrec.models.torch_state import load_module, module_arrays, module_state
@@ -68,7 +69,7 @@ class SequenceTransformer(Configured, Recommender):
     """
 
     model_type = "transformer"
-    capabilities = frozenset({"score_histories", "interests", "predict_proba"})
+    capabilities = frozenset({"score_histories", "interests", "predict_proba", "explain"})
     param_sources = (TransformerConfig, TrainConfig)
     data_fields = DATA_FIELDS
     own_params: ClassVar[dict[str, Any]] = {
@@ -411,6 +412,59 @@ class SequenceTransformer(Configured, Recommender):
         return summarise(
             probs, self.idmap_.items, names, w, self.temperature_, top_items, top_categories
         )
+
+    def explain(
+        self,
+        user_id: object | None = None,
+        item_id: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+        top: int = 5,
+    ) -> list[Attribution]:
+        """Gradient × input attribution of ``item_id``'s score to each event of the user's
+        history (or of a raw ``history`` of item ids), strongest first; see
+        :mod:`lmrec.models.explain`. Only the last ``max_len`` events are read, as in
+        scoring."""
+        self._check_fitted()
+        check_k(top, "top")
+        if (user_id is None) == (history is None):
+            raise ConfigError("give exactly one of user_id or history")
+        if item_id is None:
+            raise ConfigError("give the item_id to explain")
+        (item,) = self.idmap_.item_index([item_id])
+        if history is None:
+            (row,) = self.idmap_.user_index([user_id])
+            seqs = self.sequences_
+        else:
+            indices = self._history_indices([history])
+            click = BEHAVIOURS.index("click") + 1
+            seqs = UserSequences(
+                [indices[0] + 1],
+                [np.full(len(indices[0]), click)],
+                [np.full(len(indices[0]), np.nan)],
+            )
+            row = 0
+        net = self.net_
+        if net.training:
+            net.eval()
+        inputs = objective_class(self.objective).inference(
+            seqs, np.array([row]), self.max_len, net.config.mask_index
+        )
+        _, attribution = gradient_x_input(net, inputs, int(item))
+        items, kinds = inputs["items"][0].numpy(), inputs["behaviours"][0].numpy()
+        real = np.flatnonzero((items != 0) & (items <= self.idmap_.n_items))
+        total = float(np.abs(attribution[real]).sum()) or 1.0
+        out = [
+            Attribution(
+                position=int(j),
+                item_id=str(self.idmap_.items[items[p] - 1]),
+                behaviour=BEHAVIOURS[kinds[p] - 1] if kinds[p] > 0 else "click",
+                attribution=float(attribution[p]),
+                share=float(abs(attribution[p]) / total),
+            )
+            for j, p in enumerate(real)
+        ]
+        return sorted(out, key=lambda a: -a.attribution)[:top]
 
     def _item_vectors(self) -> np.ndarray:
         """The items' output vectors (fused with text when the model uses text)."""

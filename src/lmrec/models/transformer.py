@@ -206,17 +206,22 @@ class SequenceTransformerNet(nn.Module):
         gaps: torch.Tensor | None = None,  # (B, T) gap buckets
         causal: bool = True,
         table: torch.Tensor | None = None,  # item_table(), when the caller already has it
+        item_vectors: torch.Tensor | None = None,  # (B, T, C) in place of table[items]
     ) -> torch.Tensor:
         """Contextual states (B, T, dim).
 
         Sequences are left-padded, so the last column is each user's latest event and
         positions count back from it (position embeddings mean "k events ago").
+        ``item_vectors`` lets a caller differentiate with respect to each event's item vector
+        (gradient × input explanations, :mod:`lmrec.models.explain`).
         """
         T = items.shape[1]
         c = self.config
-        table = self.item_table() if table is None else table
+        if item_vectors is None:
+            table = self.item_table() if table is None else table
+            item_vectors = table[items]
         positions = torch.arange(T, device=items.device).unsqueeze(0)  # (1, T)
-        h = table[items] + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
+        h = item_vectors + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
         if c.use_behaviour and behaviours is not None:
             h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
