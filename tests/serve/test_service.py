@@ -236,3 +236,30 @@ def test_new_items_join_the_catalogue_through_their_text(setup):
     assert empty.status_code == 400 and "no title, text or categories" in empty.json()["error"]
     denied = _request("POST", url + "/v1/items", json={**body, "item_id": "x"}, headers=read)
     assert denied.status_code == 403
+
+
+def test_recommendations_say_why_with_a_transformer(setup, tmp_path):
+    url, read = setup["server"].url, setup["read"]
+    knn = _request(
+        "POST", url + "/v1/recommend", json={"user_id": "1", "explain": True}, headers=read
+    )
+    assert knn.status_code == 400 and "does not support 'explain'" in knn.json()["error"]
+    run = tmp_path / "tf"
+    small = ["--param", "epochs=2", "--param", "dim=16", "--param", "max_len=10"]
+    _cli("train", "synthetic", "--model", "transformer", "--out", run, *small)
+    server = Server(run, setup["keys"], tmp_path / "tf.duckdb")
+    try:
+        for body in ({"user_id": "1"}, {"history": [{"item_id": "3"}, {"item_id": "9"}]}):
+            out = _request(
+                "POST",
+                server.url + "/v1/recommend",
+                json={**body, "k": 3, "explain": True},
+                headers=read,
+            ).json()
+            for item in out["items"]:
+                assert 1 <= len(item["because"]) <= 3
+                assert {"item_id", "title", "share"} <= set(item["because"][0])
+        raw = out["items"][0]["because"]
+        assert {b["item_id"] for b in raw} <= {"3", "9"}
+    finally:
+        server.stop()

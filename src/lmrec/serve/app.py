@@ -78,6 +78,7 @@ class RecommendIn(BaseModel):
     k: int = Field(default=10, ge=1, le=MAX_K)
     exclude_seen: bool = True
     categories: list[str] | None = None
+    explain: bool = False
 
 
 class PredictIn(BaseModel):
@@ -242,7 +243,12 @@ def create_app(
             if not body.history:
                 raise ApiError(400, "history is empty: give at least one event")
             history = [_event(e, "(history)") for e in body.history]
-        out = eng().recommend(body.user_id, history, body.k, body.exclude_seen, body.categories)
+        try:
+            out = eng().recommend(
+                body.user_id, history, body.k, body.exclude_seen, body.categories, body.explain
+            )
+        except CapabilityError as exc:
+            raise ApiError(400, str(exc)) from None
         if body.user_id is not None:
             log.info(
                 "recommend user=%s served_by=%s", pseudonym(body.user_id, secret), out["served_by"]

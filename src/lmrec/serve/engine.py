@@ -218,14 +218,20 @@ class Engine:
         k: int = 10,
         exclude_seen: bool = True,
         categories: list[str] | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
+        """Top ``k``; with ``explain`` each item also says which history events drove it
+        (``because``: the 3 strongest by gradient × input; models with ``explain`` only)."""
         self.sync_new_items()
+        if explain:
+            self.model._require("explain", "serve a transformer run to explain recommendations")
         if (
             self._index is not None
             and history is None
             and not categories
             and user_id
             and not len(self._new)  # the index holds the fitted catalogue only
+            and not explain
         ):
             indexed = self._indexed(user_id, k, exclude_seen)
             if indexed is not None:
@@ -246,7 +252,25 @@ class Engine:
         idx, values = top_k(scores[None, :], k)
         keep = idx[0] >= 0
         items = self._rows(idx[0][keep], values[0][keep])
+        if explain and path != "popularity":
+            self._explain_rows(items, user_id if path == "model" else None, seen_items)
         return {"served_by": path, "retrieval": "scores", "items": items}
+
+    def _explain_rows(
+        self, rows: list[dict[str, Any]], user_id: str | None, history: list[str]
+    ) -> None:
+        """Add ``because`` to each catalogue item's row: its 3 strongest history events."""
+        model_history = None if user_id is not None else self._model_items(history)
+        new = set(self._new.ids)
+        for row in rows:
+            if row["item_id"] in new:
+                continue  # a new item: its score is borrowed, not computed from the history
+            why = self.model.explain(user_id, row["item_id"], history=model_history, top=3)
+            titles = self.model.titles([a.item_id for a in why])
+            row["because"] = [
+                {"item_id": a.item_id, "title": t, "share": round(a.share, 4)}
+                for a, t in zip(why, titles, strict=True)
+            ]
 
     def _rows(self, idx: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         """Answer rows (id, score, title) for item indices (new items after the catalogue),
