@@ -309,6 +309,16 @@ def check_source_weights(model: Recommender, data: Dataset) -> None:
     np.testing.assert_allclose(weights.to_numpy().sum(axis=1), 1.0, rtol=1e-5)
 
 
+def check_explain(model: Recommender, data: Dataset) -> None:
+    (item,), _ = model.recommend("u0", k=1)
+    events = model.explain("u0", item, top=50)
+    assert events and abs(sum(e.share for e in events) - 1) < 1e-6
+    values = [e.attribution for e in events]
+    assert values == sorted(values, reverse=True)
+    raw = model.explain(item_id=item, history=["i0", "i1"], top=5)
+    assert {e.item_id for e in raw} <= {"i0", "i1"}
+
+
 #: What each capability must do when declared.
 CAPABILITY_CHECKS: dict[str, Callable[[Recommender, Dataset], None]] = {
     "score_histories": check_score_histories,
@@ -316,6 +326,7 @@ CAPABILITY_CHECKS: dict[str, Callable[[Recommender, Dataset], None]] = {
     "predict_proba": check_predict_proba,
     "predict_ratings": check_predict_ratings,
     "source_weights": check_source_weights,
+    "explain": check_explain,
 }
 
 #: The calls that must raise CapabilityError when a capability is not declared.
@@ -328,6 +339,7 @@ CAPABILITY_CALLS: dict[str, list[Callable[[Recommender], object]]] = {
     "predict_proba": [lambda m: m.predict_proba(["u0"])],
     "predict_ratings": [lambda m: m.predict(["u0"], ["i0"])],
     "source_weights": [lambda m: m.source_weights_of(["u0"])],
+    "explain": [lambda m: m.explain("u0", "i0")],
 }
 
 
