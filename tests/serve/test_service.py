@@ -79,6 +79,15 @@ def test_predict_similar_and_interests(setup):
     assert len(similar["items"]) == 3
     no = _request("GET", url + "/v1/users/1/interests", headers=read)
     assert no.status_code == 400 and "does not support 'interests'" in no.json()["error"]
+    # Several interests work for any model that scores histories (here ItemKNN).
+    multi = _request("GET", url + "/v1/users/1/interests?multi=true&top=3", headers=read)
+    assert multi.status_code == 200, multi.text
+    found = multi.json()["interests"]
+    assert found and abs(sum(i["weight"] for i in found) - 1) < 1e-6
+    assert all(i["categories"] and len(i["items"]) == 3 and i["history"] for i in found)
+    assert {"item_id", "p", "title"} <= set(found[0]["items"][0])
+    unknown = _request("GET", url + "/v1/users/nobody/interests?multi=true", headers=read)
+    assert unknown.status_code == 404 and "fitted" in unknown.json()["error"]
 
 
 @pytest.mark.parametrize(

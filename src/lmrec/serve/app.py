@@ -5,7 +5,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 ======================================  ======  =============================================
 ``POST /v1/recommend``                  read    top-k for a user id or a raw history
 ``POST /v1/predict``                    read    p(item | history) (and ratings) for items
-``GET /v1/users/{user_id}/interests``   read    the user's interest distribution
+``GET /v1/users/{user_id}/interests``   read    the user's interest distribution (``?multi=true``)
 ``GET /v1/items/{item_id}/similar``     read    nearest items
 ``POST /v1/events``                     write   append events; 200 once committed
 ``POST /v1/items``                      write   register a new item by its text (no retraining)
@@ -262,11 +262,14 @@ def create_app(
         return eng().predict(body.user_id, body.item_ids)
 
     @app.get("/v1/users/{user_id}/interests", dependencies=[read])
-    def interests(user_id: str, top: int = 10) -> dict[str, Any]:
-        """The user's interest distribution: top categories and items with probabilities."""
+    def interests(user_id: str, top: int = 10, multi: bool = False) -> dict[str, Any]:
+        """The user's interest distribution: top categories and items with probabilities;
+        with ``multi=true`` the user's several interests, each with its own items."""
         if not 1 <= top <= MAX_K:
             raise ApiError(400, f"top must be between 1 and {MAX_K}")
         try:
+            if multi:
+                return eng().multi_interests(user_id, top)
             return eng().interests(user_id, top)
         except CapabilityError as exc:
             raise ApiError(400, str(exc)) from None

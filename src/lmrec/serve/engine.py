@@ -49,6 +49,7 @@ class Engine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _new: NewItemTable = field(default_factory=NewItemTable)
     _catalogue_text: np.ndarray | None = None
+    _multi: Any = None  # MultiInterestLists, built on the first request for several interests
 
     def __post_init__(self) -> None:
         self._categories = [set(c) for c in self.fit_data.items["categories"]]  # id-map order
@@ -345,6 +346,32 @@ class Engine:
         else:
             result = self.model.interests(user_id, top_items=top, top_categories=top)
         return {"user_id": user_id, **result.as_dict()}
+
+    def multi_interests(self, user_id: str, top: int = 5) -> dict[str, Any]:
+        """The user's several interests (k-means over the recent fitted history in category
+        space, :class:`~lmrec.rerank.interests.MultiInterestLists`), heaviest first, each
+        with its categories and the items the model gives that interest's history."""
+        if not self.known_user(user_id):
+            raise UnknownIdError(
+                f"user id {user_id!r} is not in the fitted data; several interests are read "
+                "from a fitted history"
+            )
+        if self._multi is None:
+            from lmrec.evaluate.diversity import item_space
+            from lmrec.rerank.interests import MultiInterestLists
+
+            with self._lock:
+                space = item_space(self.fit_data, "categories")
+                self._multi = MultiInterestLists(self.model, self.fit_data, space, 0.5)
+        found = self._multi.interests(user_id, top_items=top, top_categories=3)
+        interests = []
+        for interest in found:
+            row = interest.as_dict()
+            titles = self.model.titles([i["item_id"] for i in row["items"]])
+            for item, title in zip(row["items"], titles, strict=True):
+                item["title"] = title
+            interests.append(row)
+        return {"user_id": user_id, "interests": interests}
 
     def similar(self, item_id: str, k: int = 10) -> dict[str, Any]:
         self.sync_new_items()
