@@ -78,3 +78,5 @@ def test_cannot_prune_less_than_already_pruned(saved):
     model = load(saved).compress(prune=0.3)
     with pytest.raises(ConfigError, match=r"already pruned by 0\.3"):
         model.compress(prune=0.1)
+    quantized = model.compress(quantize="int8")  # a pruned model can still go int8
+    assert quantized.prune == 0.3 and quantized.quantize == "int8"

@@ -347,7 +347,7 @@ class SequenceTransformer(Configured, Recommender):
         Returns self, whose parameters now say what was done (saved with the model)."""
         self._check_fitted()
         check_compression(quantize, prune)
-        if prune < self.prune:
+        if 0 < prune < self.prune:
             raise ConfigError(f"this model is already pruned by {self.prune}; prune >= that")
         if prune > 0:
             prune_magnitude(self.net_, prune)
