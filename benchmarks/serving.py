@@ -54,6 +54,11 @@ LOAD_CASES = (
 )
 
 
+def _command(part: str, run_dir: Path) -> str:
+    run = [] if str(run_dir) == RUN else ["--run", str(run_dir)]
+    return command(__file__, "--part", part, *run)
+
+
 def compression(run_dir: Path) -> list[dict]:
     import torch
 
@@ -121,7 +126,7 @@ def compression(run_dir: Path) -> list[dict]:
                 train_seconds=run.fit_seconds,
                 eval_seconds=eval_seconds,
                 peak_mb=peak_memory_mb(),
-                extra={**extra, "command": command(__file__, "--part", "compression")},
+                extra={**extra, "command": _command("compression", run_dir)},
             )
         )
         print(name, json.dumps({k: round(v, 4) for k, v in metrics.items()}), flush=True)
@@ -233,7 +238,7 @@ def load(run_dir: Path) -> list[dict]:
                             "concurrency": concurrency,
                             "time_limit_s": limit,
                             "seeds": [0],
-                            "command": command(__file__, "--part", "load"),
+                            "command": _command("load", run_dir),
                         },
                     )
                 )
