@@ -174,7 +174,11 @@ async def _load(url: str, bodies: list[tuple[str, dict]], concurrency: int, limi
             if time.perf_counter() > deadline:
                 return
             start = time.perf_counter()
-            response = await client.post(url + path, json=body)
+            try:
+                response = await client.post(url + path, json=body)
+            except httpx.HTTPError:  # a dropped connection counts as a failed request
+                errors += 1
+                continue
             latencies.append(1000 * (time.perf_counter() - start))
             errors += response.status_code != 200
 
