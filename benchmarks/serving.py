@@ -65,6 +65,7 @@ def compression(run_dir: Path) -> list[dict]:
     from lmrec.evaluate.ranking import evaluate
     from lmrec.evaluate.report import make_record, peak_memory_mb
     from lmrec.evaluate.stats import paired_test
+    from lmrec.models.compress import weight_sparsity
     from lmrec.runs import load_run, rebuild_split
 
     torch.set_num_threads(1)
@@ -93,8 +94,7 @@ def compression(run_dir: Path) -> list[dict]:
         result = evaluate(model, split, "test", ks=(10,), progress=False)
         eval_seconds = time.perf_counter() - start
         per_user = result.per_user["ndcg@10"]
-        weights = [p for p in model.net_.parameters() if p.dim() >= 2]
-        zeros = sum(int((p == 0).sum()) for p in weights) / sum(p.numel() for p in weights)
+        _, zeros = weight_sparsity(model.net_)
         metrics = {
             "ndcg@10": result.metrics["ndcg@10"],
             "recall@10": result.metrics["recall@10"],

@@ -34,7 +34,7 @@ def compress(
 
     from lmrec.cli.options import command_argv
     from lmrec.errors import ConfigError
-    from lmrec.models.compress import check_compression
+    from lmrec.models.compress import check_compression, weight_sparsity
     from lmrec.runs import load_run, portable_command, save_run
 
     check_compression(quantize, prune)
@@ -52,16 +52,14 @@ def compress(
     model.compress(quantize=quantize, prune=prune)
     params = {**run.params, "quantize": model.quantize, "prune": model.prune}
     save_run(model, out, replace(run, params=params, command=portable_command(command_argv())))
-    arrays = [p for p in model.net_.parameters() if p.dim() >= 2]
-    weights = sum(p.numel() for p in arrays)
-    zeros = sum(int((p == 0).sum()) for p in arrays)
+    weights, zero_share = weight_sparsity(model.net_)
     summary = {
         "run": str(out),
         "from": str(run_dir),
         "quantize": model.quantize,
         "prune": model.prune,
         "weights": weights,
-        "zero_share": round(zeros / max(1, weights), 4),
+        "zero_share": round(zero_share, 4),
     }
     if as_json:
         print_json(summary)

@@ -37,21 +37,30 @@ def check_compression(quantize: Any, prune: Any) -> None:
         raise ConfigError(f"prune must be a share in [0, 1), got {prune!r}")
 
 
+def _weight_matrices(net: nn.Module) -> list[nn.Parameter]:
+    """What pruning cuts: every weight matrix (biases and norms are few numbers, and zeroing
+    them shifts every output)."""
+    return [p for p in net.parameters() if p.dim() >= 2]
+
+
 @torch.no_grad()
-def prune_magnitude(net: nn.Module, amount: float) -> dict[str, int]:
+def prune_magnitude(net: nn.Module, amount: float) -> None:
     """Zero the ``amount`` share of smallest-magnitude entries of each weight matrix of
-    ``net`` in place; returns how many entries were looked at and how many are now zero."""
-    total = zeros = 0
-    for param in net.parameters():
-        if param.dim() < 2:
-            continue  # biases and norms: few numbers, and zeroing them shifts every output
+    ``net`` in place."""
+    for param in _weight_matrices(net):
         n_cut = round(amount * param.numel())
         if n_cut:
             cut = param.abs().flatten().kthvalue(n_cut).values
             param.masked_fill_(param.abs() <= cut, 0.0)
-        total += param.numel()
-        zeros += int((param == 0).sum())
-    return {"weights": total, "zeros": zeros}
+
+
+@torch.no_grad()
+def weight_sparsity(net: nn.Module) -> tuple[int, float]:
+    """How many entries the weight matrices of ``net`` have, and the share that is zero."""
+    matrices = _weight_matrices(net)
+    total = sum(p.numel() for p in matrices)
+    zeros = sum(int((p == 0).sum()) for p in matrices)
+    return total, zeros / max(1, total)
 
 
 @torch.no_grad()

@@ -368,23 +368,8 @@ class SequenceTransformer(Configured, Recommender):
         unknown) describe each event. Histories longer than ``max_len`` keep their latest
         ``max_len`` events, as in training. The base has checked ids and lengths.
         """
-        kinds, stamps = [], []
-        for n, history in enumerate(indices):
-            if behaviours is None:
-                kinds.append(np.full(len(history), BEHAVIOURS.index("click") + 1))
-            else:
-                unknown = [b for b in behaviours[n] if b not in BEHAVIOURS]
-                if unknown:
-                    raise ConfigError(
-                        f"unknown behaviour {unknown[0]!r}; expected one of {BEHAVIOURS}"
-                    )
-                kinds.append(np.array([BEHAVIOURS.index(b) + 1 for b in behaviours[n]]))
-            if timestamps is None:
-                stamps.append(np.full(len(history), np.nan))
-            else:
-                stamps.append(np.asarray(timestamps[n], dtype=np.float64))
         # Scored from their own sequences: nothing on the model changes (thread-safe).
-        seqs = UserSequences([h + 1 for h in indices], kinds, stamps)
+        seqs = _raw_sequences(indices, behaviours, timestamps)
         return self._score_sequences(seqs, np.arange(len(indices)))
 
     def predict_proba(self, user_ids: Sequence[object]) -> np.ndarray:
@@ -436,13 +421,7 @@ class SequenceTransformer(Configured, Recommender):
             (row,) = self.idmap_.user_index([user_id])
             seqs = self.sequences_
         else:
-            indices = self._history_indices([history])
-            click = BEHAVIOURS.index("click") + 1
-            seqs = UserSequences(
-                [indices[0] + 1],
-                [np.full(len(indices[0]), click)],
-                [np.full(len(indices[0]), np.nan)],
-            )
+            seqs = _raw_sequences(self._history_indices([history]), None, None)
             row = 0
         net = self.net_
         if net.training:
@@ -500,6 +479,29 @@ class SequenceTransformer(Configured, Recommender):
             behaviours=np.split(arrays["seq.behaviours"], bounds),
             timestamps=np.split(arrays["seq.timestamps"], bounds),
         )
+
+
+def _raw_sequences(
+    indices: list[np.ndarray],
+    behaviours: Sequence[Sequence[str]] | None,
+    timestamps: Sequence[Sequence[float]] | None,
+) -> UserSequences:
+    """Raw histories (item indices) as sequences the net reads: behaviours default to
+    "click", timestamps to unknown; an unknown behaviour is a :class:`ConfigError`."""
+    kinds, stamps = [], []
+    for n, history in enumerate(indices):
+        if behaviours is None:
+            kinds.append(np.full(len(history), BEHAVIOURS.index("click") + 1))
+        else:
+            unknown = [b for b in behaviours[n] if b not in BEHAVIOURS]
+            if unknown:
+                raise ConfigError(f"unknown behaviour {unknown[0]!r}; expected one of {BEHAVIOURS}")
+            kinds.append(np.array([BEHAVIOURS.index(b) + 1 for b in behaviours[n]]))
+        if timestamps is None:
+            stamps.append(np.full(len(history), np.nan))
+        else:
+            stamps.append(np.asarray(timestamps[n], dtype=np.float64))
+    return UserSequences([h + 1 for h in indices], kinds, stamps)
 
 
 def _category_weights(data: Dataset) -> torch.Tensor:

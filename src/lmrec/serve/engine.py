@@ -179,8 +179,8 @@ class Engine:
         user_id: str | None,
         history: list[Event] | None,
     ) -> tuple[np.ndarray, str, list[str]]:
-        """(n_items,) scores, the path that served them, and the history's item ids."""
-        self.sync_new_items()
+        """(n_items + new items,) scores, the path that served them, and the history's item
+        ids. The caller has synced the new items once for its request (recommend, predict)."""
         if history is not None:
             scores = self._extend(self._history_scores(history))
             return scores, "history", [e.item_id for e in history]
@@ -309,6 +309,7 @@ class Engine:
         """p(item | history) and the raw score: the softmax at the model's temperature
         (calibrated for the Transformer), or the item's share of events for a user the model
         never saw."""
+        self.sync_new_items()
         scores, path, _ = self.scores(user_id, None)
         idx = self.check_items(item_ids)
         if path == "popularity":  # a user never seen: each item's share of all events

@@ -232,11 +232,7 @@ class PostgresStore:
         return [_event_row(*row) for row in rows]
 
     def count(self) -> int:
-        with self._lock, self._db.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {self.table}")
-            (n,) = cur.fetchone()
-            self._db.commit()
-        return int(n)
+        return self._count_rows(self.table)
 
     def add_item(self, item: NewItem) -> None:
         import psycopg
@@ -267,10 +263,13 @@ class PostgresStore:
         return [_item_row(*row) for row in rows]
 
     def item_count(self) -> int:
+        return self._count_rows(f"{self.table}_items")
+
+    def _count_rows(self, table: str) -> int:
         with self._lock, self._db.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {self.table}_items")
+            cur.execute(f"SELECT count(*) FROM {table}")
             (n,) = cur.fetchone()
-            self._db.commit()
+            self._db.commit()  # end the read transaction: the next count sees new commits
         return int(n)
 
     def close(self) -> None:
