@@ -588,6 +588,61 @@ def mtl_comparison(records: list[dict]) -> list[str]:
     return ["**Multi-task diversity objective vs re-ranking, at equal NDCG@10.**", "", *lines, ""]
 
 
+RATINGS_FILE = "ratings.json"
+
+
+def ratings_section(records: list[dict]) -> list[str]:
+    """The Transformer's rating head against SVD/SVD++ (benchmarks/ratings.py): RMSE/MAE per
+    data set, each row against SVD++ of the same protocol. Cross-validation records are
+    paired over folds (t-test on per-fold RMSE differences, Student-t interval); split
+    records over model seeds (the split is the same; a t-test on per-seed differences)."""
+    import numpy as np
+
+    from lmrec.evaluate.stats import mean_ci, paired_t_pvalue
+
+    if not records:
+        return []
+    out = [
+        "## Rating prediction: the Transformer's rating head vs SVD / SVD++ (RMSE, MAE)",
+        "",
+        "`benchmarks/ratings.py`; every model of a data set on the same folds or split.",
+        "*vs svdpp*: RMSE difference (negative = better than SVD++), Student-t interval and",
+        "paired t-test over the folds (cross-validation) or the model seeds (one split).",
+        "",
+        "| data set | protocol | model | RMSE | MAE | folds / seeds | vs svdpp (RMSE) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        by_key[(r["dataset"], r["split"])].append(r)
+    for (dataset, split), group in sorted(by_key.items()):
+        base = next((r for r in group if r["model"] == "svdpp"), None)
+        for r in sorted(group, key=lambda r: r["metrics"]["rmse"]):
+            cell = ""
+            key = "per_fold" if "per_fold" in r else "per_seed"
+            folds, base_folds = r.get(key), (base or {}).get(key)
+            if r is not base and folds and base_folds and len(folds) == len(base_folds) > 1:
+                pairs = zip(folds, base_folds, strict=True)
+                d = np.array([a["rmse"] - b["rmse"] for a, b in pairs])
+                ci = mean_ci(d)
+                p = paired_t_pvalue(d)
+                mark = "" if p < 0.05 else " **n.s.**"
+                pv = f"p {p:.3f}" if p >= 0.001 else "p < 0.001"
+                cell = (
+                    f"Δ {ci.mean:+.4f} [{ci.mean - ci.half_width:+.4f}, "
+                    f"{ci.mean + ci.half_width:+.4f}], {pv}{mark}"
+                )
+            elif r is not base:
+                cell = "no paired test"
+            n = seed_note(r)
+            out.append(
+                f"| {dataset} | {split} | {r['model']} | {value_ci(r, 'rmse')} | "
+                f"{value_ci(r, 'mae')} | {n} | {cell} |"
+            )
+    out.append("")
+    return out
+
+
 def render() -> str:
     records: list[dict] = []
     for path in sorted(RESULTS.glob("*.json")):
@@ -644,6 +699,7 @@ def render() -> str:
     out += text_headline(groups)
     out += multi_interest_headline(groups)
     out += diversity_section([r for r in records if r["_file"] == DIVERSITY_FILE])
+    out += ratings_section([r for r in records if r["_file"] == RATINGS_FILE])
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -519,3 +520,26 @@ def test_compress_writes_an_int8_pruned_run_and_refuses_bad_input(tmp_path, run_
     assert_user_error(lmrec("compress", src, "--out", tmp_path / "y", "--prune", "1.5"))
     assert_user_error(lmrec("compress", src, "--out", tmp_path / "z", "--quantize", "int4"))
     assert_user_error(lmrec("compress", run_dir, "--out", tmp_path / "w", "--quantize", "int8"))
+
+
+def test_predict_shows_ratings_and_probabilities(tmp_path, run_dir):
+    """`lmrec predict`: a transformer-rating run gives a rating and p(item | history) per
+    item; a run without either capability and an unknown item are one-line errors."""
+    rng = np.random.default_rng(0)
+    lines = ["user_id,item_id,rating,timestamp"]
+    for u in range(20):
+        for t, i in enumerate(rng.choice(12, 6, replace=False)):
+            lines.append(f"u{u},i{i},{1 + i % 5},{100 * u + t}")
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "rating-run"
+    small = ["--param", "epochs=2", "--param", "dim=16", "--param", "max_len=10"]
+    ok("train", path, "--model", "transformer-rating", "--out", out, *small)
+    rows = json.loads(
+        ok("predict", out, "--user", "u0", "--item", "i1", "--item", "i2", "--json").stdout
+    )["items"]
+    assert [r["item_id"] for r in rows] == ["i1", "i2"]
+    assert all(1 <= r["rating"] <= 5 and 0 < r["probability"] < 1 for r in rows)
+    assert "rating" in ok("predict", out, "--user", "u0", "--item", "i1").stdout
+    assert_user_error(lmrec("predict", out, "--user", "u0", "--item", "nope"))
+    assert_user_error(lmrec("predict", run_dir, "--user", "1", "--item", "1"))  # EASE

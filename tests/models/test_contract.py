@@ -53,6 +53,15 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
         "warmup_steps": 2,
         "progress": False,
     },
+    "transformer-rating": {
+        "dim": 16,
+        "layers": 1,
+        "heads": 1,
+        "max_len": 10,
+        "epochs": 2,
+        "warmup_steps": 2,
+        "progress": False,
+    },
     "multi-interest": {"dim": 16, "epochs": 2, "progress": False},
 }
 

@@ -20,6 +20,7 @@ from lmrec.data.split import leave_one_out
 from lmrec.errors import ConfigError, ModelFileError
 from lmrec.models.sequential import SequenceTransformer
 from lmrec.models.transformer import (
+    DATA_FIELDS,
     SequenceTransformerNet,
     TransformerConfig,
     attention_mask,
@@ -186,7 +187,7 @@ def test_lora_reaches_attention_and_a_fine_tune_moves_only_the_adapters(tmp_path
 
 def test_every_config_field_is_a_parameter_and_params_round_trip():
     defaults = SequenceTransformer.param_defaults()
-    names = {f.name for f in fields(TransformerConfig)} - {"n_items", "text_dim"}
+    names = {f.name for f in fields(TransformerConfig)} - set(DATA_FIELDS)
     names |= {f.name for f in fields(TrainConfig)}
     assert names <= set(defaults)
     assert defaults["ff_mult"] == 4 and defaults["clip_norm"] == 1.0

@@ -169,8 +169,11 @@ def curves_chart(rows: Sequence[Mapping[str, Any]], path: str | Path, title: str
     if not rows:
         raise ModelFileError(f"no training curves to draw for {title}")
     fig = Figure(figsize=(11.0, 3.4))
-    axes = fig.subplots(1, len(CURVE_PANELS))
-    for ax, (key, label) in zip(axes, CURVE_PANELS, strict=True):
+    panels = list(CURVE_PANELS)
+    if any("valid_neg_rmse" in r for r in rows):  # a rating model that stopped on RMSE
+        panels[-1] = ("valid_neg_rmse", "validation −RMSE")
+    axes = fig.subplots(1, len(panels))
+    for ax, (key, label) in zip(axes, panels, strict=True):
         points = [
             (int(r["epoch"]), float(r[key]))
             for r in rows
@@ -185,7 +188,7 @@ def curves_chart(rows: Sequence[Mapping[str, Any]], path: str | Path, title: str
             continue
         xs, ys = zip(*points, strict=True)
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3)
-        if key == "valid_ndcg@10":
+        if key.startswith("valid_"):
             best = max(range(len(ys)), key=ys.__getitem__)
             ax.axvline(xs[best], color="C1", linestyle="--", linewidth=1)
             ax.annotate(

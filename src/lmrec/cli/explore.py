@@ -1,5 +1,5 @@
-"""Look inside a run: ``recommend``, ``similar-items``, ``interests``, ``explain``, ``sources``,
-``plot``."""
+"""Look inside a run: ``recommend``, ``similar-items``, ``interests``, ``explain``, ``predict``,
+``sources``, ``plot``."""
 
 from __future__ import annotations
 
@@ -191,6 +191,57 @@ def explain(
             f"{row['share']:.0%}",
             row["title"],
         )
+    out_console().print(table)
+
+
+def predict_rows(model: Recommender, user: str, items: list[str]) -> list[dict[str, Any]]:
+    """What the model predicts for ``user`` and each of ``items``: the predicted rating
+    (``predict_ratings``) and p(item | history) (``predict_proba``), whichever it can."""
+    if not (model.supports("predict_ratings") or model.supports("predict_proba")):
+        model._require("predict_ratings", "train a transformer-rating, svd or svdpp run")
+    rows: list[dict[str, Any]] = [{"item_id": i} for i in items]
+    if model.supports("predict_ratings"):
+        for row, rating in zip(rows, model.predict([user] * len(items), items), strict=True):
+            row["rating"] = float(rating)
+    if model.supports("predict_proba"):
+        probs = model.predict_proba([user])[0]
+        for row, index in zip(rows, model.idmap_.item_index(items), strict=True):
+            row["probability"] = float(probs[index])
+    for row, title in zip(rows, model.titles(items), strict=True):
+        row["title"] = title
+    return rows
+
+
+def predict(
+    run_dir: RunDirArg,
+    user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
+    item: Annotated[
+        list[str], typer.Option("--item", help="Item id (repeatable).", show_default=False)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """A user's predicted rating of items and p(item | history), as far as the run can tell."""
+    from rich.table import Table
+
+    from lmrec.models.registry import load
+
+    model = load(run_dir)
+    rows = predict_rows(model, user, item)
+    if as_json:
+        print_json({"user": user, "items": rows})
+        return
+    table = Table(title=f"predictions for user {user}")
+    columns = [c for c in ("item_id", "rating", "probability", "title") if c in rows[0]]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("item_id", "title") else "right")
+    for row in rows:
+        cells = {
+            "item_id": row["item_id"],
+            "rating": f"{row.get('rating', 0):.2f}",
+            "probability": f"{row.get('probability', 0):.5f}",
+            "title": row["title"],
+        }
+        table.add_row(*(cells[c] for c in columns))
     out_console().print(table)
 
 

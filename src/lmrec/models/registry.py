@@ -30,6 +30,7 @@ _CLASS_PATHS: dict[str, str] = {
     "svd": "lmrec.models.ratings:SVD",
     "svdpp": "lmrec.models.ratings:SVDpp",
     "transformer": "lmrec.models.sequential:SequenceTransformer",
+    "transformer-rating": "lmrec.models.rating_transformer:RatingTransformer",
     "multi-interest": "lmrec.models.multi_interest:MultiInterest",
     "repeat": "lmrec.models.repeat:RepeatBaseline",
 }

@@ -47,6 +47,9 @@ from lmrec.models.linear_ce import linear_cross_entropy
 PAD = 0
 #: Time-gap buckets: log2 of the gap in seconds, clipped (0 = unknown/first event).
 N_GAP_BUCKETS = 32
+#: Rating tokens of the rating head: 0 = no rating shown, 1..10 = half stars (see
+#: :func:`lmrec.train.sequences.rating_levels`).
+N_RATING_LEVELS = 10
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class TransformerConfig:
     sampled_softmax: int = 0  # 0 = full softmax over every item
     fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
+    rating_head: bool = False  # rating tokens in the input and a rating-regression head
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -75,7 +79,7 @@ class TransformerConfig:
 
 
 #: Fields set from the data at fit time, not by the user.
-DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim")
+DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim", "rating_head")
 
 
 class SelfAttention(nn.Module):
@@ -177,7 +181,15 @@ class SequenceTransformerNet(nn.Module):
         self.fusion = (
             TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim) if c.fusion != "id" else None
         )
+        if c.rating_head:
+            self.rating_emb = nn.Embedding(N_RATING_LEVELS + 1, c.dim, padding_idx=PAD)
+            self.query_emb = nn.Embedding(1, c.dim)
+            self.rating_out = nn.Linear(c.dim, 1)
+            self.rating_item_bias = nn.Embedding(c.n_items + 2, 1)
+            self.register_buffer("rating_mean", torch.zeros(()))
         self.apply(self._init_weights)
+        if c.rating_head:
+            nn.init.zeros_(self.rating_item_bias.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -207,6 +219,8 @@ class SequenceTransformerNet(nn.Module):
         causal: bool = True,
         table: torch.Tensor | None = None,  # item_table(), when the caller already has it
         item_vectors: torch.Tensor | None = None,  # (B, T, C) in place of table[items]
+        ratings: torch.Tensor | None = None,  # (B, T) rating tokens (rating_head only)
+        queries: torch.Tensor | None = None,  # (B, Q) items to rate after the history
     ) -> torch.Tensor:
         """Contextual states (B, T, dim).
 
@@ -214,11 +228,17 @@ class SequenceTransformerNet(nn.Module):
         positions count back from it (position embeddings mean "k events ago").
         ``item_vectors`` lets a caller differentiate with respect to each event's item vector
         (gradient × input explanations, :mod:`lmrec.models.explain`).
+
+        With ``queries`` (the rating head) the result is the states of the query tokens
+        (B, Q, dim): each is its item's vector plus a learned query vector, appended after the
+        history without a position; a query attends to the history and to itself only, so
+        its rating does not depend on which other items are rated with it.
         """
         T = items.shape[1]
         c = self.config
-        if item_vectors is None:
+        if item_vectors is None or queries is not None:
             table = self.item_table() if table is None else table
+        if item_vectors is None:
             item_vectors = table[items]
         positions = torch.arange(T, device=items.device).unsqueeze(0)  # (1, T)
         h = item_vectors + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
@@ -226,11 +246,19 @@ class SequenceTransformerNet(nn.Module):
             h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
             h = h + self.gap_emb(gaps)
+        if c.rating_head and ratings is not None:
+            h = h + self.rating_emb(ratings)
+        if queries is not None:
+            q = table[queries] + self.query_emb.weight  # (B, Q, C)
+            h = torch.cat([h, q], dim=1)  # (B, T + Q, C)
+            mask, causal = query_mask(items, queries), False
+        else:
+            mask = attention_mask(items, causal)  # (B, 1, T, T) or None
         h = self.emb_drop(self.emb_norm(h))
-        mask = attention_mask(items, causal)  # (B, 1, T, T) or None
         for block in self.blocks:
             h = block(h, mask, causal)  # (B, T, C)
-        return self.out_norm(h)
+        h = self.out_norm(h)
+        return h if queries is None else h[:, T:]
 
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
@@ -249,6 +277,8 @@ class SequenceTransformerNet(nn.Module):
         targets: torch.Tensor | None = None,  # (B, T) next/masked item index, 0 = no loss here
         causal: bool = True,
         need_logits: bool = True,
+        ratings: torch.Tensor | None = None,
+        queries: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
         (n_targets, n_items), and the cross-entropy. Without: logits of the last position.
@@ -257,6 +287,8 @@ class SequenceTransformerNet(nn.Module):
         for the logits and computes the full-softmax loss in cache-sized chunks
         (:func:`~lmrec.models.linear_ce.linear_cross_entropy`), about twice as fast on CPU."""
         table = self.item_table()
+        if queries is not None:
+            return self.rate(items, behaviours, gaps, ratings, queries, table), None
         states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, C)
         if targets is None:
             return self.logits(states[:, -1], table), None  # (B, N)
@@ -272,6 +304,28 @@ class SequenceTransformerNet(nn.Module):
             return None, linear_cross_entropy(h, table[1 : n + 1], self.out_bias[1 : n + 1], y)
         logits = self.logits(h, table)  # (P, N)
         return logits, F.cross_entropy(logits, y)
+
+    def rate(
+        self,
+        items: torch.Tensor,
+        behaviours: torch.Tensor | None,
+        gaps: torch.Tensor | None,
+        ratings: torch.Tensor | None,
+        queries: torch.Tensor,
+        table: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predicted ratings (B, Q) of items ``queries`` after each history:
+        ``μ + w · h_q + b_item`` (padding queries give μ + b_pad, to be ignored)."""
+        if not self.config.rating_head:
+            raise RuntimeError("this net has no rating head (rating_head=False)")
+        h = self.encode(
+            items, behaviours, gaps, causal=False, table=table, ratings=ratings, queries=queries
+        )  # (B, Q, C)
+        return (
+            self.rating_mean
+            + self.rating_out(h).squeeze(-1)
+            + self.rating_item_bias(queries).squeeze(-1)
+        )
 
     def _sampled_loss(
         self, h: torch.Tensor, y: torch.Tensor, table: torch.Tensor
@@ -316,6 +370,19 @@ _LEGACY_NAMES = {
     "norm2": "ff_norm",
 }
 _LEGACY_KEY = re.compile(r"^encoder\.layers\.(\d+)\.(.+)$")
+
+
+def query_mask(items: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T + Q, T + Q) mask for a history of T events followed by Q query tokens:
+    every token sees the history's real events and itself; no token sees a query but its
+    own (True = may attend)."""
+    B, T = items.shape
+    Q = queries.shape[1]
+    keys = torch.cat(
+        [items != PAD, torch.zeros(B, Q, dtype=torch.bool, device=items.device)], dim=1
+    )  # (B, T+Q)
+    own = torch.eye(T + Q, dtype=torch.bool, device=items.device)
+    return keys[:, None, None, :] | own  # (B, 1, T + Q, T + Q)
 
 
 def is_legacy_state(state: dict[str, object]) -> bool:

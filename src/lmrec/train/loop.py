@@ -86,6 +86,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     parameters: list[torch.nn.Parameter] | None = None,
+    score_name: str = "valid_ndcg@10",
 ) -> TrainHistory:
     """Train ``net`` in place; on return it holds the weights of the best validation epoch.
 
@@ -93,7 +94,8 @@ def train(
     ``objective.batch(idx, rng)`` the model inputs and ``objective.loss(model, inputs)`` the
     mean loss and its number of targets. Inside a ``torchrun`` process group every global
     batch is shared out across processes (see :mod:`lmrec.train.distributed`).
-    ``validate()`` returns a score to maximise (validation NDCG@10). ``parameters`` restricts
+    ``validate()`` returns a score to maximise (validation NDCG@10; the curves call it
+    ``score_name``). ``parameters`` restricts
     what is trained (frozen backbone, LoRA); by default every parameter with ``requires_grad``.
     """
     # ---- setup
@@ -175,7 +177,7 @@ def train(
             with torch.no_grad():
                 score = broadcast(float(validate()) if main else 0.0)
             history.scores.append(score)
-            row["valid_ndcg@10"] = score
+            row[score_name] = score
             if score > history.best_score:
                 history.best_score, history.best_epoch = score, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

@@ -8,7 +8,10 @@ the loss. The loop (:mod:`lmrec.train.loop`) calls only this protocol::
 so it never knows which model or objective it runs. Sequence objectives:
 
 - :class:`NextItem` (``"causal"``): SASRec's next-item prediction, causal attention;
-- :class:`MaskedItem` (``"masked"``): BERT4Rec's masked-item prediction, bidirectional.
+- :class:`MaskedItem` (``"masked"``): BERT4Rec's masked-item prediction, bidirectional;
+- :class:`HiddenRating` (``"rating"``): hide a share of a user's ratings and predict them
+  from the rest (mean squared error), the rating head's task alone;
+- :class:`WithRatings`: a sequence objective plus ``λ ·`` the rating task (multi-task).
 
 :class:`HeldOutEvent` is MultiInterest's: predict each event from the user's other evidence.
 Further heads (behaviour BCE, rating MSE, a weighted multitask sum of objectives) fit the
@@ -33,6 +36,7 @@ from lmrec.train.sequences import (
     causal_batch,
     inference_batch,
     masked_batch,
+    rating_batch,
     training_windows,
 )
 
@@ -132,6 +136,97 @@ class MaskedItem:
     def inference(seqs: UserSequences, rows: np.ndarray, max_len: int, mask_index: int) -> Inputs:
         """History + a trailing ``[MASK]``: its logits are the next-item scores."""
         return _batch_inputs(inference_batch(seqs, rows, max_len, mask_index), False)
+
+
+@dataclass
+class HiddenRating:
+    """Rating prediction: hide about ``hide_prob`` of each user's rated events (at least
+    one, at most ``max_queries``) and predict their ratings from the other events, whose
+    ratings are shown as tokens. That is the test situation of a random rating split (the
+    user's other ratings known, these to predict), so training and inference read the same
+    inputs. Examples are users with at least two rated events; an epoch draws each one
+    ``draws`` times (with fresh hidden sets), so that about every rating is hidden once.
+    """
+
+    seqs: UserSequences
+    max_len: int
+    hide_prob: float = 0.2
+    max_queries: int = 64
+    draws: int = 5
+
+    def __post_init__(self) -> None:
+        if self.seqs.ratings is None:
+            raise ConfigError("the rating task needs sequences with ratings")
+        self.rated = [np.flatnonzero(~np.isnan(r)) for r in self.seqs.ratings]
+        counts = np.array([len(r) for r in self.rated])
+        self.users = np.flatnonzero(counts >= 2)
+        self.lengths = np.minimum(np.array([len(s) for s in self.seqs.items]), self.max_len)
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        examples = np.tile(np.arange(len(self.users)), self.draws)
+        batches = bucketed_batches(self.lengths[self.users[examples]], batch_size, rng)
+        return [examples[b] for b in batches]
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        users = self.users[idx]
+        hidden = []
+        for u in users:
+            rated = self.rated[u]
+            chosen = rated[rng.random(len(rated)) < self.hide_prob]
+            if len(chosen) == 0:
+                chosen = rng.choice(rated, 1)
+            if len(chosen) >= len(rated):  # keep one rating visible
+                chosen = chosen[:-1]
+            if len(chosen) > self.max_queries:
+                chosen = rng.choice(chosen, self.max_queries, replace=False)
+            hidden.append(np.sort(chosen))
+        queries = [self.seqs.items[u][h] for u, h in zip(users, hidden, strict=True)]
+        inputs = rating_batch(self.seqs, users, queries, self.max_len, hidden=hidden)
+        targets = np.full(inputs["queries"].shape, np.nan, dtype=np.float32)
+        for row, (u, h) in enumerate(zip(users, hidden, strict=True)):
+            targets[row, : len(h)] = self.seqs.ratings[u][h]
+        inputs["rating_targets"] = torch.from_numpy(targets)
+        return inputs
+
+    @staticmethod
+    def loss(net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+        targets = inputs["rating_targets"]
+        model_inputs = {k: v for k, v in inputs.items() if k != "rating_targets"}
+        predicted, _ = net(**model_inputs)  # (B, Q)
+        known = ~torch.isnan(targets)
+        n = float(known.sum())
+        if n == 0:
+            return predicted.sum() * 0.0, 0.0
+        return ((predicted[known] - targets[known]) ** 2).mean(), n
+
+
+@dataclass
+class WithRatings:
+    """Multi-task: ``L = w · L_sequence + λ · L_rating`` on one backbone. Each step takes a
+    batch of the sequence objective and a batch of as many rating examples (users drawn
+    afresh each step), so both tasks shape every update."""
+
+    base: NextItem | MaskedItem
+    rating: HiddenRating
+    weight: float  # λ
+    sequence_weight: float = 1.0  # w
+
+    @property
+    def windows(self) -> Windows:
+        return self.base.windows
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        return self.base.batches(rng, batch_size)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
+        n = min(len(idx), len(self.rating.users))
+        users = rng.choice(len(self.rating.users), n, replace=False)
+        return {"sequence": self.base.batch(idx, rng), "rating": self.rating.batch(users, rng)}
+
+    def loss(self, net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
+        loss, n = self.base.loss(net, inputs["sequence"])
+        rating_loss, _ = self.rating.loss(net, inputs["rating"])
+        return self.sequence_weight * loss + self.weight * rating_loss, n
 
 
 #: Sequence objectives by the name ``SequenceTransformer(objective=...)`` takes.
@@ -248,9 +343,11 @@ __all__ = [
     "SEQUENCE_OBJECTIVES",
     "CategoryMix",
     "HeldOutEvent",
+    "HiddenRating",
     "MaskedItem",
     "NextItem",
     "Objective",
+    "WithRatings",
     "objective_class",
     "sequence_objective",
 ]

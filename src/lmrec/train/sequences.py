@@ -14,16 +14,19 @@ import numpy as np
 import torch
 
 from lmrec.data.schema import BEHAVIOURS, Dataset
-from lmrec.models.transformer import PAD, gap_buckets
+from lmrec.models.transformer import N_RATING_LEVELS, PAD, gap_buckets
 
 
 @dataclass(frozen=True)
 class UserSequences:
-    """Per user (internal index order): item indices + 1, behaviour indices + 1, timestamps."""
+    """Per user (internal index order): item indices + 1, behaviour indices + 1, timestamps,
+    and the rating of each event (NaN when the event has none; ``None`` when unknown, e.g.
+    raw histories)."""
 
     items: list[np.ndarray]
     behaviours: list[np.ndarray]
     timestamps: list[np.ndarray]
+    ratings: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -36,12 +39,14 @@ def user_sequences(data: Dataset) -> UserSequences:
     items = data.item_index() + 1
     behaviours = inter["behaviour"].cat.codes.to_numpy().astype(np.int64) + 1
     stamps = inter["timestamp"].to_numpy(dtype=np.float64)
+    ratings = inter["rating"].to_numpy(dtype=np.float64)
     order = np.argsort(users, kind="stable")  # keeps time order within a user
     bounds = np.cumsum(np.bincount(users, minlength=data.n_users))[:-1]
     return UserSequences(
         items=np.split(items[order], bounds),
         behaviours=np.split(behaviours[order], bounds),
         timestamps=np.split(stamps[order], bounds),
+        ratings=np.split(ratings[order], bounds),
     )
 
 
@@ -202,3 +207,57 @@ def inference_batch(
     return Batch(
         torch.from_numpy(items), torch.from_numpy(behaviours), gap_buckets(torch.from_numpy(stamps))
     )
+
+
+def rating_levels(ratings: np.ndarray) -> np.ndarray:
+    """Rating token indices of ratings: NaN (no rating) is 0, else ``round(2 × rating)``
+    clipped to 1..N_RATING_LEVELS (half stars up to five stars)."""
+    r = np.asarray(ratings, dtype=np.float64)
+    levels = np.clip(np.rint(2 * np.nan_to_num(r, nan=0.0)), 1, N_RATING_LEVELS).astype(np.int64)
+    return np.where(np.isnan(r), 0, levels)
+
+
+def rating_batch(
+    seqs: UserSequences,
+    users: np.ndarray,
+    queries: list[np.ndarray],
+    max_len: int,
+    hidden: list[np.ndarray] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Inputs for the rating head: each user's context events and the items to rate.
+
+    The context is the user's sequence without the events at positions ``hidden[row]`` (the
+    training targets, whose ratings must not be seen), its last ``max_len`` events, each with
+    its item, behaviour, time gap and rating token; ``queries[row]`` are the item indices (+1)
+    to rate after it. Both are left/right padded with 0.
+    """
+    rows = len(users)
+    contexts = []
+    for row, u in enumerate(users):
+        keep = np.ones(len(seqs.items[u]), dtype=bool)
+        if hidden is not None:
+            keep[hidden[row]] = False
+        contexts.append(np.flatnonzero(keep)[-max_len:])
+    T = max(1, max(len(c) for c in contexts))
+    Q = max(1, max(len(q) for q in queries))
+    items = np.zeros((rows, T), dtype=np.int64)
+    behaviours = np.zeros((rows, T), dtype=np.int64)
+    stamps = np.full((rows, T), np.nan)
+    levels = np.zeros((rows, T), dtype=np.int64)
+    query_items = np.zeros((rows, Q), dtype=np.int64)
+    for row, (u, ctx) in enumerate(zip(users, contexts, strict=True)):
+        n = len(ctx)
+        if n:
+            items[row, T - n :] = seqs.items[u][ctx]
+            behaviours[row, T - n :] = seqs.behaviours[u][ctx]
+            stamps[row, T - n :] = seqs.timestamps[u][ctx]
+            if seqs.ratings is not None:
+                levels[row, T - n :] = rating_levels(seqs.ratings[u][ctx])
+        query_items[row, : len(queries[row])] = queries[row]
+    return {
+        "items": torch.from_numpy(items),
+        "behaviours": torch.from_numpy(behaviours),
+        "gaps": gap_buckets(torch.from_numpy(stamps)),
+        "ratings": torch.from_numpy(levels),
+        "queries": torch.from_numpy(query_items),
+    }
