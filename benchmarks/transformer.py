@@ -8,7 +8,11 @@ Variants (``model`` in the records):
 - ``transformer-fusion``: causal training with each item's ID embedding fused with its text
   embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``); the fusion (add,
   concat, gate) is a grid point chosen on validation NDCG@10, not a separate row;
-- ``transformer-text-only``: item vectors from text alone (no ID embeddings).
+- ``transformer-text-only``: item vectors from text alone (no ID embeddings);
+- ``transformer-rating-mtl``: multi-task, the same next-item training plus λ = 1 times the
+  rating task (:mod:`lmrec.models.rating_transformer`), stopped on validation NDCG@10 like
+  the others: does learning ratings help or hurt the ranking? (needs ratings: MovieLens,
+  Instruments.)
 
 Choices are made on validation by code (:func:`lmrec.experiment.run_experiment`): every grid
 point (:data:`GRIDS` per data set, e.g. dropout 0.3 vs 0.5 on Beauty/Toys, crossed with the
@@ -62,6 +66,10 @@ TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
     "transformer-fusion": ({}, {"fusion": ["add", "concat", "gate"]}),
     "transformer-text-only": ({"fusion": "text"}, {}),
 }
+#: Other model types run as variants: name -> (model type, fixed parameters).
+TASK_VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "transformer-rating-mtl": ("transformer-rating", {"stop_on": "ndcg", "rating_weight": 1.0}),
+}
 #: Where pretraining runs go (relative to the repository root; records store this path).
 RUN_DIR = "runs/bench"
 
@@ -92,6 +100,8 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
 
     overrides = overrides or {}
     fixed, grid = TEXT_VARIANTS.get(variant, ({}, {}))
+    model_type, task_params = TASK_VARIANTS.get(variant, ("transformer", {}))
+    fixed = {**fixed, **task_params}
     params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
     grid = {k: v for k, v in {**GRIDS.get(dataset, {}), **grid}.items() if k not in overrides}
     pretrain = None
@@ -100,7 +110,7 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
         pretrain = {"objective": "masked"}
     measure = synthetic_measure if dataset == "synthetic" else calibration
     return ModelSpec(
-        "transformer", params=params, grid=grid, label=variant, pretrain=pretrain, measure=measure
+        model_type, params=params, grid=grid, label=variant, pretrain=pretrain, measure=measure
     )
 
 
@@ -169,7 +179,7 @@ def save_fitted(result, variant: str, out: Path, cmd: str) -> None:
         data=result.dataset,
         split="loo",
         seed=0,
-        model="transformer",
+        model=outcome.model.model_type,
         params=params,
         split_protocol=result.split,
         fit_seconds=run.fit_seconds,
@@ -182,7 +192,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument(
-        "--variants", nargs="*", default=list(VARIANTS), choices=[*VARIANTS, *TEXT_VARIANTS]
+        "--variants",
+        nargs="*",
+        default=list(VARIANTS),
+        choices=[*VARIANTS, *TEXT_VARIANTS, *TASK_VARIANTS],
     )
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")

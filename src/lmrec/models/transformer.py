@@ -315,14 +315,23 @@ class SequenceTransformerNet(nn.Module):
         table: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predicted ratings (B, Q) of items ``queries`` after each history:
-        ``μ + w · h_q + b_item`` (padding queries give μ + b_pad, to be ignored)."""
+        ``μ + b_u + b_i + w · h_q``, where ``b_u`` is the user's shrunk mean deviation from μ
+        over the ratings shown in the history, ``Σ (r - μ) / (n + 5)`` (the baseline
+        predictor every rating model starts from; the Transformer learns the rest).
+        Padding queries give values to be ignored."""
         if not self.config.rating_head:
             raise RuntimeError("this net has no rating head (rating_head=False)")
         h = self.encode(
             items, behaviours, gaps, causal=False, table=table, ratings=ratings, queries=queries
         )  # (B, Q, C)
+        user_bias = torch.zeros(items.shape[0], 1)
+        if ratings is not None:
+            shown = ratings > 0  # (B, T)
+            deviation = torch.where(shown, ratings.float() / 2 - self.rating_mean, 0.0)
+            user_bias = deviation.sum(1, keepdim=True) / (shown.sum(1, keepdim=True) + 5.0)
         return (
             self.rating_mean
+            + user_bias
             + self.rating_out(h).squeeze(-1)
             + self.rating_item_bias(queries).squeeze(-1)
         )
