@@ -101,6 +101,22 @@ def test_fused_models_train_save_and_load(tmp_path, world, cache_dir, mode):
     assert len(ids) == 3 and world.idmap.items[0] not in ids
 
 
+def test_the_inference_table_cache_follows_weight_changes(world, cache_dir):
+    """Scoring reuses the fused item table, but an in-place weight change (pruning, a
+    training step) is seen at once: cached and freshly fused tables agree."""
+    model = SequenceTransformer(**{**FAST, "epochs": 1}, fusion="gate", text_cache_dir=cache_dir)
+    model.fit(world)
+    net = model.net_.eval()
+    users = list(world.idmap.users[:3])
+    before = model.score(users)
+    with torch.no_grad():
+        assert net.item_table() is net.item_table()  # cached between calls
+        net.item_emb.weight.mul_(0.5)
+        fresh = net.fusion(net.item_emb.weight)
+        torch.testing.assert_close(net.item_table(), fresh)
+    assert not np.allclose(model.score(users), before)
+
+
 def test_text_only_model_recommends_items_nobody_trained_on(world, cache_dir):
     """Synthetic titles name the item's category; users have category mixtures. A text
     model should rank held-out items of a user's categories above chance; popularity

@@ -119,7 +119,7 @@ def test_holdout_keeps_every_user_rated(tiny: Dataset) -> None:
 
 
 def test_without_ratings_the_error_says_what_to_use(tiny_clicks: Dataset) -> None:
-    with pytest.raises(ConfigError, match="no ratings to learn from.*transformer"):
+    with pytest.raises(ConfigError, match=r"no ratings to learn from.*transformer"):
         make_model("transformer-rating", epochs=1, **TINY).fit(tiny_clicks)
 
 

@@ -206,10 +206,22 @@ class SequenceTransformerNet(nn.Module):
     # ------------------------------------------------------------------ encoding
     def item_table(self) -> torch.Tensor:
         """Every row's item vector (n_items + 2, dim): the ID embedding, fused with the
-        item's text when the config says so. Inputs and the tied output layer both use it."""
+        item's text when the config says so. Inputs and the tied output layer both use it.
+
+        At inference (eval mode, no autograd) the fused table is kept until a weight it
+        depends on changes (torch counts in-place changes in ``_version``): fusing the whole
+        catalogue was a quarter of the time of serving one request."""
         if self.fusion is None:
             return self.item_emb.weight
-        return self.fusion(self.item_emb.weight)
+        if self.training or torch.is_grad_enabled():
+            return self.fusion(self.item_emb.weight)
+        tensors = [self.item_emb.weight, *self.fusion.parameters(), *self.fusion.buffers()]
+        key = tuple((id(t), t._version) for t in tensors)
+        cached = self.__dict__.get("_table_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self.fusion(self.item_emb.weight))
+            self.__dict__["_table_cache"] = cached
+        return cached[1]
 
     def encode(
         self,

@@ -242,7 +242,8 @@ class Engine:
         if exclude_seen:
             if path == "model":
                 (u,) = self.fit_data.idmap.user_index([user_id])
-                scores[self._seen[u].indices] = -np.inf
+                seen = self._seen  # CSR: row u's columns, without scipy's slow row slicing
+                scores[seen.indices[seen.indptr[u] : seen.indptr[u + 1]]] = -np.inf
             elif seen_items:
                 scores[self.check_items(seen_items)] = -np.inf
         if categories:
