@@ -161,24 +161,46 @@ def create_app(
         description="Recommendations, predictions and interests from an lmrec run.",
     )
 
-    @app.middleware("http")
-    async def limits_and_metrics(request: Request, call_next: Callable) -> Any:
+    class LimitsAndMetrics:
+        """Body-size limit and Prometheus metrics, as plain ASGI middleware: Starlette's
+        ``BaseHTTPMiddleware`` (``@app.middleware``) cost about a millisecond a request."""
+
+        def __init__(self, inner: Callable) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+            if scope["type"] != "http":
+                await self.inner(scope, receive, send)
+                return
+            await limits_and_metrics(self.inner, scope, receive, send)
+
+    app.add_middleware(LimitsAndMetrics)
+
+    async def limits_and_metrics(
+        inner: Callable, scope: dict, receive: Callable, send: Callable
+    ) -> None:
         start = time.perf_counter()
-        route = request.url.path
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            response = JSONResponse(
-                {"error": f"request body of {length} bytes exceeds {max_body_bytes}"},
-                status_code=413,
-            )
+        status = 500
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > max_body_bytes:
+            status = 413
+            message = {"error": f"request body of {int(length)} bytes exceeds {max_body_bytes}"}
+            await JSONResponse(message, status_code=413)(scope, receive, send)
         else:
-            response = await call_next(request)
-        endpoint = request.scope.get("route").path if request.scope.get("route") else route
-        requests.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+
+            async def send_and_see(message: dict) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await inner(scope, receive, send_and_see)
+        route = scope.get("route")
+        endpoint = route.path if route is not None else scope["path"]
+        requests.labels(endpoint=endpoint, status=str(status)).inc()
         latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
-        if response.status_code >= 400:
-            errors.labels(status=str(response.status_code)).inc()
-        return response
+        if status >= 400:
+            errors.labels(status=str(status)).inc()
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -234,7 +256,7 @@ def create_app(
     write = Depends(require("write"))
 
     @app.post("/v1/recommend", dependencies=[read])
-    def recommend(body: RecommendIn) -> dict[str, Any]:
+    def recommend(body: RecommendIn) -> JSONResponse:
         """Top-k items for a user id, or for a raw history (a visitor)."""
         if (body.user_id is None) == (body.history is None):
             raise ApiError(400, "give exactly one of user_id or history")
@@ -253,13 +275,14 @@ def create_app(
             log.info(
                 "recommend user=%s served_by=%s", pseudonym(body.user_id, secret), out["served_by"]
             )
-        return {"k": body.k, **out}
+        # Plain JSON: the rows are already JSON types, so FastAPI's encoder walk is skipped.
+        return JSONResponse({"k": body.k, **out})
 
     @app.post("/v1/predict", dependencies=[read])
-    def predict(body: PredictIn) -> dict[str, Any]:
+    def predict(body: PredictIn) -> JSONResponse:
         """p(item | history) for the user's candidate items (and ratings where the model
         predicts them)."""
-        return eng().predict(body.user_id, body.item_ids)
+        return JSONResponse(eng().predict(body.user_id, body.item_ids))
 
     @app.get("/v1/users/{user_id}/interests", dependencies=[read])
     def interests(user_id: str, top: int = 10, multi: bool = False) -> dict[str, Any]:
