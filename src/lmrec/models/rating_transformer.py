@@ -30,15 +30,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lmrec.data.schema import BEHAVIOURS, Dataset
+from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
 from lmrec.evaluate.metrics import rmse
-from lmrec.models.ratings import _lookup
+from lmrec.models.ratings import _lookup, pair_ids
 from lmrec.models.sequential import SequenceTransformer
 from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
 from lmrec.train.loop import TrainHistory
 from lmrec.train.loop import train as run_training
-from lmrec.train.objectives import HiddenRating, WithRatings, sequence_objective
+from lmrec.train.objectives import HiddenRating, WithRatings
 from lmrec.train.sequences import UserSequences, rating_batch, user_sequences
 
 STOP_ON = ("rmse", "ndcg")
@@ -123,17 +123,7 @@ class RatingTransformer(SequenceTransformer):
             raise ConfigError(f"{data.name}: no user has 2 or more ratings; nothing to learn from")
         objective: Any = rating
         if self.sequence_weight > 0:
-            target = None
-            if self.target_behaviour is not None:
-                target = BEHAVIOURS.index(self.target_behaviour) + 1
-            base = sequence_objective(
-                self.objective,
-                seqs,
-                self.max_len,
-                mask_index=net.config.mask_index,
-                mask_prob=self.mask_prob,
-                target_behaviour=target,
-            )
+            base = self._sequence_objective(net, seqs)
             objective = WithRatings(base, rating, self.rating_weight, self.sequence_weight)
         if self.stop_on == "ndcg":
             from lmrec.evaluate.ranking import validation_ndcg
@@ -164,13 +154,7 @@ class RatingTransformer(SequenceTransformer):
         in training. An unknown user is rated from an empty history, an unknown item as a
         generic item (the query token alone)."""
         self._check_fitted()
-        users = [user_ids] if isinstance(user_ids, str | int | np.integer) else list(user_ids)
-        items = [item_ids] if isinstance(item_ids, str | int | np.integer) else list(item_ids)
-        if len(users) != len(items):
-            raise ConfigError(
-                f"predict needs one item per user, got {len(users)} user ids "
-                f"and {len(items)} item ids"
-            )
+        users, items = pair_ids(user_ids, item_ids)
         predicted = self._predict_pairs(self.sequences_, users, items, self._scoring_net())
         return np.clip(predicted, *self.rating_scale_)
 

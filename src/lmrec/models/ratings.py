@@ -109,13 +109,7 @@ class _SurpriseFactorization(Recommender):
         Surprise.
         """
         self._check_fitted()
-        users = [user_ids] if isinstance(user_ids, str | int | np.integer) else list(user_ids)
-        items = [item_ids] if isinstance(item_ids, str | int | np.integer) else list(item_ids)
-        if len(users) != len(items):
-            raise ConfigError(
-                f"predict needs one item per user, got {len(users)} user ids "
-                f"and {len(items)} item ids"
-            )
+        users, items = pair_ids(user_ids, item_ids)
         known_u, u = _lookup(users, self.idmap_.has_user, self.idmap_.user_index)
         known_i, i = _lookup(items, self.idmap_.has_item, self.idmap_.item_index)
         est = np.full(len(users), self.mu_[0], dtype=np.float64)
@@ -239,6 +233,18 @@ class SVDpp(_SurpriseFactorization):
         super()._load_state(arrays)
         check_state(self, arrays, ["yj", "zu"])
         self.yj_, self.zu_ = arrays["yj"], arrays["zu"]
+
+
+def pair_ids(user_ids: object, item_ids: object) -> tuple[list[object], list[object]]:
+    """``predict``'s arguments as two equally long id lists (a single id is a list of one);
+    different lengths are a :class:`ConfigError`."""
+    users = [user_ids] if isinstance(user_ids, str | int | np.integer) else list(user_ids)
+    items = [item_ids] if isinstance(item_ids, str | int | np.integer) else list(item_ids)
+    if len(users) != len(items):
+        raise ConfigError(
+            f"predict needs one item per user, got {len(users)} user ids and {len(items)} item ids"
+        )
+    return users, items
 
 
 def _lookup(ids: list[object], has: Any, index: Any) -> tuple[np.ndarray, np.ndarray]:

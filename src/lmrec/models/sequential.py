@@ -249,17 +249,7 @@ class SequenceTransformer(Configured, Recommender):
         checkpoint_dir=None,
         resume: bool = False,
     ) -> TrainHistory:
-        target_behaviour = (
-            None if self.target_behaviour is None else BEHAVIOURS.index(self.target_behaviour) + 1
-        )
-        objective = sequence_objective(
-            self.objective,
-            seqs,
-            self.max_len,
-            mask_index=net.config.mask_index,
-            mask_prob=self.mask_prob,
-            target_behaviour=target_behaviour,
-        )
+        objective = self._sequence_objective(net, seqs)
         if len(objective.windows.user) == 0:
             raise ConfigError(f"{data.name}: no user has 2 or more events; nothing to learn from")
         if self.diversity_weight > 0:
@@ -275,6 +265,20 @@ class SequenceTransformer(Configured, Recommender):
             resume=resume,
             progress=self.progress,
             parameters=parameters,
+        )
+
+    def _sequence_objective(self, net: SequenceTransformerNet, seqs: UserSequences):
+        """The next-item or masked-item objective this model's parameters name."""
+        target_behaviour = (
+            None if self.target_behaviour is None else BEHAVIOURS.index(self.target_behaviour) + 1
+        )
+        return sequence_objective(
+            self.objective,
+            seqs,
+            self.max_len,
+            mask_index=net.config.mask_index,
+            mask_prob=self.mask_prob,
+            target_behaviour=target_behaviour,
         )
 
     def fit_split(self, split: Split, on: Part = "test") -> SequenceTransformer:
