@@ -272,3 +272,25 @@ def test_diversity_task_bad_settings_are_clear_errors(split):
     bare = replace(split.train, items=no_categories)
     with pytest.raises(ConfigError, match="no item has a category"):
         SequenceTransformer(**{**FAST, "epochs": 1}, diversity_weight=1.0).fit(bare)
+
+
+@pytest.mark.parametrize("objective", ["causal", "masked"])
+def test_served_user_states_give_the_same_scores_and_never_go_stale(split, objective):
+    model = SequenceTransformer(**{**FAST, "objective": objective, "epochs": 2})
+    model.fit(split.train)
+    users = np.arange(split.train.n_users)
+    before = model.score_indices(users)
+    model.prepare_for_serving()
+    assert "_user_states" in model.__dict__
+    np.testing.assert_allclose(model.score_indices(users), before, atol=1e-4)
+    np.testing.assert_allclose(model.score_indices(users[[7, 3]]), before[[7, 3]], atol=1e-4)
+
+    model.compress(prune=0.5)  # weights change in place: the states must not be read
+    pruned = SequenceTransformer._score_sequences(model, model.sequences_, users)
+    np.testing.assert_allclose(model.score_indices(users), pruned, atol=1e-5)
+    assert not np.allclose(pruned, before, atol=1e-3)
+
+    model.prepare_for_serving()
+    model.set_history(split.fit_data("test"))  # new histories: scores follow them
+    fresh = SequenceTransformer._score_sequences(model, model.sequences_, users)
+    np.testing.assert_allclose(model.score_indices(users), fresh, atol=1e-5)

@@ -197,6 +197,10 @@ class Recommender(ABC):
         """Item embeddings for :meth:`similar_items`; None to use score co-occurrence."""
         return None
 
+    def prepare_for_serving(self) -> None:
+        """Precompute what makes one known user's request fast (the service calls it after
+        loading a run). Scores stay the same; models with nothing to precompute do nothing."""
+
     # ---------------------------------------------------------------- queries
     def _check_fitted(self) -> None:
         if not hasattr(self, "idmap_"):

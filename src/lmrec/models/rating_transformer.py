@@ -213,6 +213,10 @@ class RatingTransformer(SequenceTransformer):
                     out[lo : lo + len(part), start : start + len(q)] = net(**inputs)[0].numpy()
         return out
 
+    def prepare_for_serving(self) -> None:
+        if self.sequence_weight > 0:  # rating-only scores are not products of user states
+            super().prepare_for_serving()
+
     def explain(self, *args: Any, **kwargs: Any) -> Any:
         if self.sequence_weight == 0:
             raise ConfigError(

@@ -52,6 +52,7 @@ class Engine:
     _multi: Any = None  # MultiInterestLists, built on the first request for several interests
 
     def __post_init__(self) -> None:
+        self.model.prepare_for_serving()  # e.g. the Transformer's user states, once
         self._categories = [set(c) for c in self.fit_data.items["categories"]]  # id-map order
         counts = np.bincount(self.fit_data.item_index(), minlength=self.fit_data.n_items)
         self._popular = counts.astype(np.float32)
