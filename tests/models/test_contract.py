@@ -62,6 +62,15 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
         "warmup_steps": 2,
         "progress": False,
     },
+    "transformer-behaviour": {
+        "dim": 16,
+        "layers": 1,
+        "heads": 1,
+        "max_len": 10,
+        "epochs": 2,
+        "warmup_steps": 2,
+        "progress": False,
+    },
     "multi-interest": {"dim": 16, "epochs": 2, "progress": False},
 }
 
@@ -312,6 +321,12 @@ def check_predict_ratings(model: Recommender, data: Dataset) -> None:
     assert ((ratings >= 1) & (ratings <= 5)).all()  # the tiny data rates 1–5
 
 
+def check_predict_behaviour(model: Recommender, data: Dataset) -> None:
+    p = model.predict_behaviour(["u0", "u1", "u_new"], ["i0", "i_new", "i1"])
+    assert p.shape == (3,)
+    assert ((p > 0) & (p < 1)).all()
+
+
 def check_source_weights(model: Recommender, data: Dataset) -> None:
     weights = model.source_weights_of(["u0", "u1"])
     assert list(weights.index) == ["u0", "u1"]
@@ -334,6 +349,7 @@ CAPABILITY_CHECKS: dict[str, Callable[[Recommender, Dataset], None]] = {
     "interests": check_interests,
     "predict_proba": check_predict_proba,
     "predict_ratings": check_predict_ratings,
+    "predict_behaviour": check_predict_behaviour,
     "source_weights": check_source_weights,
     "explain": check_explain,
 }
@@ -347,6 +363,7 @@ CAPABILITY_CALLS: dict[str, list[Callable[[Recommender], object]]] = {
     "interests": [lambda m: m.interests("u0")],
     "predict_proba": [lambda m: m.predict_proba(["u0"])],
     "predict_ratings": [lambda m: m.predict(["u0"], ["i0"])],
+    "predict_behaviour": [lambda m: m.predict_behaviour(["u0"], ["i0"])],
     "source_weights": [lambda m: m.source_weights_of(["u0"])],
     "explain": [lambda m: m.explain("u0", "i0")],
 }

@@ -64,6 +64,8 @@ FORMAT_VERSION = 1
 #: ``interests``: an explicit p(item | history) and p(category | history);
 #: ``predict_proba``: calibrated p(item | history) rows;
 #: ``predict_ratings``: ``predict(user_ids, item_ids)`` gives ratings;
+#: ``predict_behaviour``: ``predict_behaviour(user_ids, item_ids)`` gives calibrated
+#: probabilities that the user does the target behaviour (buy, like) to the item;
 #: ``source_weights``: per-user weights of interest sources (behaviours, ratings, reviews);
 #: ``explain``: which history events drove an item's score (``explain(user, item)``).
 CAPABILITIES: tuple[str, ...] = (
@@ -71,6 +73,7 @@ CAPABILITIES: tuple[str, ...] = (
     "interests",
     "predict_proba",
     "predict_ratings",
+    "predict_behaviour",
     "source_weights",
     "explain",
 )
@@ -451,6 +454,14 @@ class Recommender(ABC):
     def predict(self, user_ids: Sequence[object], item_ids: Sequence[object]) -> np.ndarray:
         """Predicted ratings of (user, item) pairs. Capability ``predict_ratings``."""
         self._require("predict_ratings", "use a rating model such as svd or svdpp")
+        raise NotImplementedError  # pragma: no cover
+
+    def predict_behaviour(
+        self, user_ids: Sequence[object], item_ids: Sequence[object]
+    ) -> np.ndarray:
+        """Calibrated probabilities that each user does the target behaviour (buy, like) to
+        the paired item. Capability ``predict_behaviour``."""
+        self._require("predict_behaviour", "use transformer-behaviour")
         raise NotImplementedError  # pragma: no cover
 
     def explain(

@@ -38,7 +38,7 @@ from lmrec.models.sequential import SequenceTransformer
 from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
 from lmrec.train.loop import TrainHistory
 from lmrec.train.loop import train as run_training
-from lmrec.train.objectives import HiddenRating, WithRatings
+from lmrec.train.objectives import HiddenRating, WithTask
 from lmrec.train.sequences import UserSequences, rating_batch, user_sequences
 
 STOP_ON = ("rmse", "ndcg")
@@ -124,7 +124,7 @@ class RatingTransformer(SequenceTransformer):
         objective: Any = rating
         if self.sequence_weight > 0:
             base = self._sequence_objective(net, seqs)
-            objective = WithRatings(base, rating, self.rating_weight, self.sequence_weight)
+            objective = WithTask(base, rating, self.rating_weight, self.sequence_weight)
         if self.stop_on == "ndcg":
             from lmrec.evaluate.ranking import validation_ndcg
 

@@ -31,6 +31,7 @@ _CLASS_PATHS: dict[str, str] = {
     "svdpp": "lmrec.models.ratings:SVDpp",
     "transformer": "lmrec.models.sequential:SequenceTransformer",
     "transformer-rating": "lmrec.models.rating_transformer:RatingTransformer",
+    "transformer-behaviour": "lmrec.models.behaviour_transformer:BehaviourTransformer",
     "multi-interest": "lmrec.models.multi_interest:MultiInterest",
     "repeat": "lmrec.models.repeat:RepeatBaseline",
 }

@@ -69,6 +69,7 @@ class TransformerConfig:
     fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
+    behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -79,7 +80,7 @@ class TransformerConfig:
 
 
 #: Fields set from the data at fit time, not by the user.
-DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim", "rating_head")
+DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim", "rating_head", "behaviour_head")
 
 
 class SelfAttention(nn.Module):
@@ -187,9 +188,15 @@ class SequenceTransformerNet(nn.Module):
             self.rating_out = nn.Linear(c.dim, 1)
             self.rating_item_bias = nn.Embedding(c.n_items + 2, 1)
             self.register_buffer("rating_mean", torch.zeros(()))
+        if c.behaviour_head:
+            self.behaviour_query = nn.Embedding(1, c.dim)
+            self.behaviour_out = nn.Linear(c.dim, 1)
+            self.behaviour_item_bias = nn.Embedding(c.n_items + 2, 1)
         self.apply(self._init_weights)
         if c.rating_head:
             nn.init.zeros_(self.rating_item_bias.weight)
+        if c.behaviour_head:
+            nn.init.zeros_(self.behaviour_item_bias.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -233,6 +240,7 @@ class SequenceTransformerNet(nn.Module):
         item_vectors: torch.Tensor | None = None,  # (B, T, C) in place of table[items]
         ratings: torch.Tensor | None = None,  # (B, T) rating tokens (rating_head only)
         queries: torch.Tensor | None = None,  # (B, Q) items to rate after the history
+        query_vector: torch.Tensor | None = None,  # (C,) added to each query (default: rating)
     ) -> torch.Tensor:
         """Contextual states (B, T, dim).
 
@@ -261,7 +269,9 @@ class SequenceTransformerNet(nn.Module):
         if c.rating_head and ratings is not None:
             h = h + self.rating_emb(ratings)
         if queries is not None:
-            q = table[queries] + self.query_emb.weight  # (B, Q, C)
+            if query_vector is None:
+                query_vector = self.query_emb.weight[0]
+            q = table[queries] + query_vector  # (B, Q, C)
             h = torch.cat([h, q], dim=1)  # (B, T + Q, C)
             mask, causal = query_mask(items, queries), False
         else:
@@ -347,6 +357,31 @@ class SequenceTransformerNet(nn.Module):
             + self.rating_out(h).squeeze(-1)
             + self.rating_item_bias(queries).squeeze(-1)
         )
+
+    def behaviour_logits(
+        self,
+        items: torch.Tensor,
+        behaviours: torch.Tensor | None,
+        gaps: torch.Tensor | None,
+        queries: torch.Tensor,
+        table: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, Q) of "the user does the target behaviour to item ``queries``" after
+        each history: ``w · h_q + b_i``, where ``h_q`` is the state of a query token (the
+        item's vector plus a learned behaviour-query vector) that attends to the history and
+        to itself. Padding queries give values to be ignored."""
+        if not self.config.behaviour_head:
+            raise RuntimeError("this net has no behaviour head (behaviour_head=False)")
+        h = self.encode(
+            items,
+            behaviours,
+            gaps,
+            causal=False,
+            table=table,
+            queries=queries,
+            query_vector=self.behaviour_query.weight[0],
+        )  # (B, Q, C)
+        return self.behaviour_out(h).squeeze(-1) + self.behaviour_item_bias(queries).squeeze(-1)
 
     def _sampled_loss(
         self, h: torch.Tensor, y: torch.Tensor, table: torch.Tensor

@@ -11,11 +11,11 @@ so it never knows which model or objective it runs. Sequence objectives:
 - :class:`MaskedItem` (``"masked"``): BERT4Rec's masked-item prediction, bidirectional;
 - :class:`HiddenRating` (``"rating"``): hide a share of a user's ratings and predict them
   from the rest (mean squared error), the rating head's task alone;
-- :class:`WithRatings`: a sequence objective plus ``λ ·`` the rating task (multi-task).
+- :class:`WithTask`: a sequence objective plus ``λ ·`` a task (ratings, or behaviour
+  prediction from :mod:`lmrec.train.behaviour`): multi-task learning.
 
 :class:`HeldOutEvent` is MultiInterest's: predict each event from the user's other evidence.
-Further heads (behaviour BCE, rating MSE, a weighted multitask sum of objectives) fit the
-same three methods; add them here and to :data:`SEQUENCE_OBJECTIVES`.
+Further heads fit the same three methods.
 """
 
 from __future__ import annotations
@@ -162,6 +162,10 @@ class HiddenRating:
         self.users = np.flatnonzero(counts >= 2)
         self.lengths = np.minimum(np.array([len(s) for s in self.seqs.items]), self.max_len)
 
+    @property
+    def n_examples(self) -> int:
+        return len(self.users)
+
     def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
         examples = np.tile(np.arange(len(self.users)), self.draws)
         batches = bucketed_batches(self.lengths[self.users[examples]], batch_size, rng)
@@ -201,13 +205,14 @@ class HiddenRating:
 
 
 @dataclass
-class WithRatings:
-    """Multi-task: ``L = w · L_sequence + λ · L_rating`` on one backbone. Each step takes a
-    batch of the sequence objective and a batch of as many rating examples (users drawn
+class WithTask:
+    """Multi-task: ``L = w · L_sequence + λ · L_task`` on one backbone, where the task is
+    :class:`HiddenRating` or :class:`~lmrec.train.behaviour.PredictBehaviour`. Each step
+    takes a batch of the sequence objective and a batch of as many task examples (drawn
     afresh each step), so both tasks shape every update."""
 
     base: NextItem | MaskedItem
-    rating: HiddenRating
+    task: Any  # HiddenRating | PredictBehaviour: batches over n_examples examples
     weight: float  # λ
     sequence_weight: float = 1.0  # w
 
@@ -219,14 +224,14 @@ class WithRatings:
         return self.base.batches(rng, batch_size)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
-        n = min(len(idx), len(self.rating.users))
-        users = rng.choice(len(self.rating.users), n, replace=False)
-        return {"sequence": self.base.batch(idx, rng), "rating": self.rating.batch(users, rng)}
+        n = min(len(idx), self.task.n_examples)
+        examples = rng.choice(self.task.n_examples, n, replace=False)
+        return {"sequence": self.base.batch(idx, rng), "task": self.task.batch(examples, rng)}
 
     def loss(self, net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
         loss, n = self.base.loss(net, inputs["sequence"])
-        rating_loss, _ = self.rating.loss(net, inputs["rating"])
-        return self.sequence_weight * loss + self.weight * rating_loss, n
+        task_loss, _ = self.task.loss(net, inputs["task"])
+        return self.sequence_weight * loss + self.weight * task_loss, n
 
 
 #: Sequence objectives by the name ``SequenceTransformer(objective=...)`` takes.
@@ -347,7 +352,7 @@ __all__ = [
     "MaskedItem",
     "NextItem",
     "Objective",
-    "WithRatings",
+    "WithTask",
     "objective_class",
     "sequence_objective",
 ]
