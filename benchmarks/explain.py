@@ -80,7 +80,7 @@ def main() -> None:
     metrics = {
         "drop_top3": float(top.mean()),
         "drop_random3": float(rand.mean()),
-        "ratio": float(top.mean() / rand.mean()) if rand.mean() > 0 else float("inf"),
+        "deletion_ratio": float(top.mean() / rand.mean()) if rand.mean() > 0 else float("inf"),
         "n_users": float(len(users)),
         "ms_per_user": 1000 * seconds / len(users),  # recommend, explain, 6 re-scorings
     }

@@ -40,6 +40,19 @@ PROTOCOL_COLUMNS = {
     ),
     "cold-user": ("recall@20", "ndcg@10", "recall@20_k1", "recall@20_k2", "recall@20_k3"),
     "text-encoding": ("texts_per_second", "first_seconds", "cached_seconds", "n_texts"),
+    "compression": (
+        "ndcg@10",
+        "ndcg@10_change",
+        "recall@10",
+        "latency_ms",
+        "latency_p99_ms",
+        "latency_change",
+        "zero_weight_share",
+    ),
+    **{
+        f"load-c{c}": ("rps", "p50_ms", "p99_ms", "requests", "errors") for c in (1, 8, 32)
+    },
+    "deletion-test": ("deletion_ratio", "drop_top3", "drop_random3", "n_users", "ms_per_user"),
     "retrieval": (
         "recall@10",
         "exact_ms_single",

@@ -71,6 +71,7 @@ TINY_PARAMS: dict[str, dict[str, Any]] = {
         "warmup_steps": 2,
         "progress": False,
     },
+    "lightgbm": {"n_estimators": 20},
     "multi-interest": {"dim": 16, "epochs": 2, "progress": False},
 }
 

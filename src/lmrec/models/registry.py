@@ -32,6 +32,7 @@ _CLASS_PATHS: dict[str, str] = {
     "transformer": "lmrec.models.sequential:SequenceTransformer",
     "transformer-rating": "lmrec.models.rating_transformer:RatingTransformer",
     "transformer-behaviour": "lmrec.models.behaviour_transformer:BehaviourTransformer",
+    "lightgbm": "lmrec.models.gbdt:LightGBMBehaviour",
     "multi-interest": "lmrec.models.multi_interest:MultiInterest",
     "repeat": "lmrec.models.repeat:RepeatBaseline",
 }
