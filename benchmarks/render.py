@@ -49,9 +49,7 @@ PROTOCOL_COLUMNS = {
         "latency_change",
         "zero_weight_share",
     ),
-    **{
-        f"load-c{c}": ("rps", "p50_ms", "p99_ms", "requests", "errors") for c in (1, 8, 32)
-    },
+    **{f"load-c{c}": ("rps", "p50_ms", "p99_ms", "requests", "errors") for c in (1, 8, 32)},
     "deletion-test": ("deletion_ratio", "drop_top3", "drop_random3", "n_users", "ms_per_user"),
     "retrieval": (
         "recall@10",
