@@ -61,7 +61,14 @@ from lmrec.models.registry import MODEL_TYPES, make_model
 #: The validation score tuning maximises.
 TUNE_METRIC = "ndcg@10"
 #: Per-user metrics kept for paired tests.
-PER_USER_METRICS: tuple[str, ...] = ("ndcg@10", "recall@10", "ild@10", "calibration_kl@10")
+PER_USER_METRICS: tuple[str, ...] = (
+    "ndcg@10",
+    "recall@10",
+    "ild@10",
+    "calibration_kl@10",
+    "logloss",  # behaviour prediction: per held-out example
+    "pair_auc",
+)
 
 Progress = Callable[[str], None]
 
@@ -369,8 +376,8 @@ def score_fitted(
     progress: bool = False,
 ) -> list[EvalResult]:
     """Ranking metrics of a model already fitted for ``on``, plus RMSE/MAE for rating models
-    when the targets carry ratings (what every seed of an experiment, and ``lmrec evaluate``
-    on a saved run, computes)."""
+    when the targets carry ratings, plus AUC/GAUC/LogLoss/ECE for behaviour models (what
+    every seed of an experiment, and ``lmrec evaluate`` on a saved run, computes)."""
     results = [
         evaluate(
             model,
@@ -386,6 +393,10 @@ def score_fitted(
     targets = split.targets(on)
     if model.predicts_ratings and targets["rating"].notna().any():
         results.append(evaluate_ratings(model, targets, split_name=split.protocol, part=on))
+    if model.supports("predict_behaviour"):
+        from lmrec.evaluate.behaviour import evaluate_behaviour
+
+        results.append(evaluate_behaviour(model, split, on))
     return results
 
 
@@ -741,7 +752,8 @@ def save_result(
                 continue
             record = dict(record)
             first = outcome.runs[0].results[j]
-            if outcome.user_ids is not None and first.per_user:
+            ids = first.ids if first.ids is not None else outcome.user_ids
+            if ids is not None and first.per_user:
                 name = per_user_filename(record["dataset"], record["model"], record["protocol"])
                 path = write_per_user(
                     per_user_dir / name,
@@ -749,7 +761,7 @@ def save_result(
                     split=record["split"],
                     protocol=record["protocol"],
                     model=record["model"],
-                    user_ids=outcome.user_ids,
+                    user_ids=ids,
                     seeds=record["seeds"],
                     scores={
                         m: np.vstack([run.results[j].per_user[m] for run in outcome.runs])

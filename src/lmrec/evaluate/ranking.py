@@ -74,7 +74,7 @@ class EvalResult:
 
     metrics: dict[str, float]
     #: "full-ranking", "full-ranking-new-items", "full-ranking-repeats", "sampled-100[-mode]",
-    #: "candidates-N[-mode]", "cold-item", "cold-user", "rating"
+    #: "candidates-N[-mode]", "cold-item", "cold-user", "rating", "behaviour-buy|like"
     protocol: str
     split: str  # the Split's protocol, e.g. "leave-one-out (stable sort ...)"
     part: str  # "valid" or "test"
@@ -90,6 +90,9 @@ class EvalResult:
     n_targets: int = 0
     #: A message for the user when the mode was chosen by default on data with repeats.
     note: str = ""
+    #: Row ids of the ``per_user`` arrays when they are not the ranked users (behaviour
+    #: prediction: one row per held-out example, ``user_id:item_id``); None = the users.
+    ids: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -333,7 +333,10 @@ def write_per_user(
                 f"per-user {name} has shape {arr.shape}, expected seeds × users = "
                 f"{(len(seeds), len(users))}"
             )
-        body["scores"][name] = [[round(float(v), 6) for v in row] for row in arr]
+        # NaN (a value undefined for that row) is written as null, which reads back as NaN
+        body["scores"][name] = [
+            [None if np.isnan(v) else round(float(v), 6) for v in row] for row in arr
+        ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -83,8 +83,13 @@ class BehaviourTransformer(SequenceTransformer):
             raise ConfigError("transformer-behaviour does not combine with diversity_weight")
 
     def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
+        # "like" reads the ratings of the history: what the user liked before is the evidence
         return self.config(
-            TransformerConfig, n_items=n_items, text_dim=text_dim, behaviour_head=True
+            TransformerConfig,
+            n_items=n_items,
+            text_dim=text_dim,
+            behaviour_head=True,
+            rating_tokens=self.task_.kind == "like",
         )
 
     # --------------------------------------------------------------------- fit
@@ -180,6 +185,8 @@ class BehaviourTransformer(SequenceTransformer):
     def _state(self) -> dict[str, np.ndarray]:
         state = super()._state()
         state["behaviour.temperature"] = np.array([self.behaviour_temperature_])
+        if self.sequences_.ratings is not None:
+            state["seq.ratings"] = np.concatenate(self.sequences_.ratings).astype(np.float64)
         t = self.task_
         state["behaviour.task"] = np.array(
             [KINDS.index(t.kind), t.threshold, t.negatives, t.hard_share], dtype=np.float64
@@ -187,10 +194,14 @@ class BehaviourTransformer(SequenceTransformer):
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
-        super()._load_state(arrays)
-        self.behaviour_temperature_ = float(arrays["behaviour.temperature"][0])
         kind, threshold, negatives, hard_share = arrays["behaviour.task"].tolist()
         self.task_ = BehaviourTask(KINDS[int(kind)], threshold, int(negatives), hard_share)
+        super()._load_state(arrays)  # builds the net, whose config follows the task
+        self.behaviour_temperature_ = float(arrays["behaviour.temperature"][0])
+        if "seq.ratings" in arrays:
+            s = self.sequences_
+            ratings = np.split(arrays["seq.ratings"], np.cumsum(arrays["seq.lengths"])[:-1])
+            self.sequences_ = UserSequences(s.items, s.behaviours, s.timestamps, ratings)
 
 
 __all__ = ["BehaviourTransformer"]

@@ -70,6 +70,11 @@ class TransformerConfig:
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
+    rating_tokens: bool = False  # rating tokens in the input without the rating head
+
+    @property
+    def reads_ratings(self) -> bool:
+        return self.rating_head or self.rating_tokens
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -80,7 +85,13 @@ class TransformerConfig:
 
 
 #: Fields set from the data at fit time, not by the user.
-DATA_FIELDS: tuple[str, ...] = ("n_items", "text_dim", "rating_head", "behaviour_head")
+DATA_FIELDS: tuple[str, ...] = (
+    "n_items",
+    "text_dim",
+    "rating_head",
+    "behaviour_head",
+    "rating_tokens",
+)
 
 
 class SelfAttention(nn.Module):
@@ -182,8 +193,9 @@ class SequenceTransformerNet(nn.Module):
         self.fusion = (
             TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim) if c.fusion != "id" else None
         )
-        if c.rating_head:
+        if c.reads_ratings:
             self.rating_emb = nn.Embedding(N_RATING_LEVELS + 1, c.dim, padding_idx=PAD)
+        if c.rating_head:
             self.query_emb = nn.Embedding(1, c.dim)
             self.rating_out = nn.Linear(c.dim, 1)
             self.rating_item_bias = nn.Embedding(c.n_items + 2, 1)
@@ -266,7 +278,7 @@ class SequenceTransformerNet(nn.Module):
             h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
             h = h + self.gap_emb(gaps)
-        if c.rating_head and ratings is not None:
+        if c.reads_ratings and ratings is not None:
             h = h + self.rating_emb(ratings)
         if queries is not None:
             if query_vector is None:
@@ -365,6 +377,7 @@ class SequenceTransformerNet(nn.Module):
         gaps: torch.Tensor | None,
         queries: torch.Tensor,
         table: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, Q) of "the user does the target behaviour to item ``queries``" after
         each history: ``w · h_q + b_i``, where ``h_q`` is the state of a query token (the
@@ -378,6 +391,7 @@ class SequenceTransformerNet(nn.Module):
             gaps,
             causal=False,
             table=table,
+            ratings=ratings,
             queries=queries,
             query_vector=self.behaviour_query.weight[0],
         )  # (B, Q, C)

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.transformer import gap_buckets
-from lmrec.train.sequences import UserSequences, bucketed_batches, collate
+from lmrec.train.sequences import UserSequences, bucketed_batches, collate, rating_levels
 
 TARGETS = ("auto", "buy", "like")
 BUY = BEHAVIOURS.index("buy") + 1  # behaviour index + 1, as in UserSequences
@@ -245,15 +245,23 @@ def candidate_batch(
     seqs: UserSequences, examples: Examples, idx: np.ndarray, max_len: int
 ) -> dict[str, torch.Tensor]:
     """Inputs of :meth:`~lmrec.models.transformer.SequenceTransformerNet.behaviour_logits`
-    for examples ``idx``: each history's last ``max_len`` events before its target, and the
-    candidates as queries."""
+    for examples ``idx``: each history's last ``max_len`` events before its target (with
+    their rating tokens, which a net with ``rating_tokens`` reads), and the candidates as
+    queries."""
     users, ends = examples.users[idx], examples.ends[idx]
     starts = np.maximum(0, ends - max_len)
     items, behaviours, stamps = collate(seqs, users, starts, ends)
+    levels = np.zeros(items.shape, dtype=np.int64)
+    if seqs.ratings is not None:
+        T = items.shape[1]
+        for row, (u, a, b) in enumerate(zip(users, starts, ends, strict=True)):
+            if b > a:
+                levels[row, T - (b - a) :] = rating_levels(seqs.ratings[u][a:b])
     return {
         "items": torch.from_numpy(items),
         "behaviours": torch.from_numpy(behaviours),
         "gaps": gap_buckets(torch.from_numpy(stamps)),
+        "ratings": torch.from_numpy(levels),
         "queries": torch.from_numpy(np.ascontiguousarray(examples.queries[idx])),
     }
 
@@ -321,9 +329,8 @@ class PredictBehaviour:
     @staticmethod
     def loss(net: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
         labels = inputs["labels"]
-        logits = net.behaviour_logits(
-            inputs["items"], inputs["behaviours"], inputs["gaps"], inputs["queries"]
-        )
+        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        logits = net.behaviour_logits(**model_inputs)
         return F.binary_cross_entropy_with_logits(logits, labels), float(labels.numel())
 
 
