@@ -100,6 +100,9 @@ class ModelSpec:
     measure: Callable[[Recommender, Split, str], dict[str, float]] | None = field(
         default=None, compare=False
     )
+    #: False: no full-ranking test, for a model whose job is another task (LightGBM's
+    #: behaviour predictions would cost a pass of every tree per catalogue item per user).
+    rank: bool = True
 
     @property
     def model_label(self) -> str:
@@ -359,9 +362,17 @@ def _ranking_user_ids(split: Split, on: str, result: EvalResult) -> np.ndarray |
     return fit_data.idmap.user_ids(index)
 
 
-def _score(model: Recommender, split: Split, config: ExperimentConfig) -> list[EvalResult]:
+def _score(
+    model: Recommender, split: Split, config: ExperimentConfig, rank: bool = True
+) -> list[EvalResult]:
     return score_fitted(
-        model, split, config.on, ks=config.ks, negatives=config.negatives, mode=config.mode
+        model,
+        split,
+        config.on,
+        ks=config.ks,
+        negatives=config.negatives,
+        mode=config.mode,
+        rank=rank,
     )
 
 
@@ -374,22 +385,25 @@ def score_fitted(
     negatives: int | None = None,
     mode: str | None = None,
     progress: bool = False,
+    rank: bool = True,
 ) -> list[EvalResult]:
     """Ranking metrics of a model already fitted for ``on``, plus RMSE/MAE for rating models
     when the targets carry ratings, plus AUC/GAUC/LogLoss/ECE for behaviour models (what
     every seed of an experiment, and ``lmrec evaluate`` on a saved run, computes)."""
-    results = [
-        evaluate(
-            model,
-            split,
-            on,
-            ks=ks,
-            negatives=negatives,
-            seed=0,
-            progress=progress,
-            mode=mode,
+    results = []
+    if rank:
+        results.append(
+            evaluate(
+                model,
+                split,
+                on,
+                ks=ks,
+                negatives=negatives,
+                seed=0,
+                progress=progress,
+                mode=mode,
+            )
         )
-    ]
     targets = split.targets(on)
     if model.predicts_ratings and targets["rating"].notna().any():
         results.append(evaluate_ratings(model, targets, split_name=split.protocol, part=on))
@@ -448,7 +462,7 @@ def run_experiment(
         ) -> tuple[list, dict]:
             if not (tuned and model.extend_fit(the_split, config.on)):
                 model.fit_split(the_split, config.on)
-            results = _score(model, the_split, config)
+            results = _score(model, the_split, config, spec.rank)
             extra = spec.measure(model, the_split, config.on) if spec.measure else {}
             return results, extra
 

@@ -51,9 +51,9 @@ def test_the_task_follows_what_the_data_has():
     rated = Dataset.from_frames(_frame([("u", "a", "rate", 5.0), ("v", "b", "rate", 2.0)]))
     views = Dataset.from_frames(_frame([("u", "a", "view", None), ("v", "b", "view", None)]))
     assert behaviour_task(shop).kind == "buy"
-    assert behaviour_task(shop).hard_share == 0.5
     assert behaviour_task(rated).kind == "like"
-    assert behaviour_task(rated).hard_share == 0.0
+    with pytest.raises(ConfigError, match="hard_share applies to the buy target"):
+        behaviour_task(rated, hard_share=0.5)
     with pytest.raises(ConfigError, match="needs buys among other behaviours or ratings"):
         behaviour_task(views)
     with pytest.raises(ConfigError, match="target 'like' needs ratings"):
@@ -67,7 +67,7 @@ def test_the_task_follows_what_the_data_has():
 def test_examples_and_negatives(split):
     data = split.train
     seqs = user_sequences(data)
-    task = behaviour_task(data, "buy", negatives=4)
+    task = behaviour_task(data, "buy", negatives=4, hard_share=0.5)
     positives = training_positives(task, seqs)
     for u, end, (item,) in zip(positives.users, positives.ends, positives.queries, strict=True):
         assert end >= 1 and seqs.items[u][end] == item and seqs.behaviours[u][end] == BUY

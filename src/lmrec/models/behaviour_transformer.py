@@ -51,8 +51,8 @@ class BehaviourTransformer(SequenceTransformer):
 
     Parameters: every :class:`SequenceTransformer` parameter, plus ``target`` (``auto``,
     ``buy`` or ``like``), ``like_threshold``, ``negatives`` (per positive), ``hard_share``
-    (share of ``buy`` negatives from the user's own history; default 0.5 for buy, 0 for
-    like), ``behaviour_weight`` (λ) and ``sequence_weight`` (0 = the behaviour task alone).
+    (share of ``buy`` negatives from the user's own unbought history, default 0),
+    ``behaviour_weight`` (λ) and ``sequence_weight`` (0 = the behaviour task alone).
     """
 
     model_type = "transformer-behaviour"
@@ -62,7 +62,7 @@ class BehaviourTransformer(SequenceTransformer):
         "target": "auto",
         "like_threshold": 4.0,
         "negatives": 4,
-        "hard_share": None,
+        "hard_share": 0.0,
         "behaviour_weight": 1.0,
         "sequence_weight": 1.0,
     }
@@ -73,7 +73,7 @@ class BehaviourTransformer(SequenceTransformer):
             raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
         if not (isinstance(self.negatives, int) and self.negatives >= 1):
             raise ConfigError(f"negatives must be an integer >= 1, got {self.negatives!r}")
-        if self.hard_share is not None and not 0 <= self.hard_share <= 1:
+        if not 0 <= self.hard_share <= 1:
             raise ConfigError(f"hard_share must be in [0, 1], got {self.hard_share}")
         if not self.behaviour_weight > 0:
             raise ConfigError(f"behaviour_weight must be > 0, got {self.behaviour_weight}")

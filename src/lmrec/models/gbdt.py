@@ -220,7 +220,7 @@ class LightGBMBehaviour(Recommender):
         target: str = "auto",
         like_threshold: float = 4.0,
         negatives: int = 4,
-        hard_share: float | None = None,
+        hard_share: float = 0.0,
         num_leaves: int = 31,
         learning_rate: float = 0.05,
         n_estimators: int = 500,
@@ -243,8 +243,7 @@ class LightGBMBehaviour(Recommender):
         if self.target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
         check_int(self, "negatives", low=1)
-        if self.hard_share is not None:
-            check_float(self, "hard_share", low=0.0, high=1.0)
+        check_float(self, "hard_share", low=0.0, high=1.0)
         check_int(self, "num_leaves", low=2)
         check_float(self, "learning_rate", low=0.0, low_open=True)
         check_int(self, "n_estimators", low=1)
