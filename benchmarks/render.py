@@ -51,6 +51,10 @@ PROTOCOL_COLUMNS = {
     ),
     **{f"load-c{c}": ("rps", "p50_ms", "p99_ms", "requests", "errors") for c in (1, 8, 32)},
     "deletion-test": ("deletion_ratio", "drop_top3", "drop_random3", "n_users", "ms_per_user"),
+    **{
+        f"behaviour-{t}": ("auc", "gauc", "logloss", "ece", "positive_rate")
+        for t in ("buy", "like")
+    },
     "retrieval": (
         "recall@10",
         "exact_ms_single",
@@ -600,6 +604,97 @@ def mtl_comparison(records: list[dict]) -> list[str]:
 
 
 RATINGS_FILE = "ratings.json"
+BEHAVIOUR_FILE = "behaviour.json"
+
+
+def paired_finite(a: dict, b: dict, metric: str):
+    """Paired test of records ``a`` − ``b`` on a per-example metric that may be undefined
+    (NaN) for some rows, over the rows defined in both; None without per-row files."""
+    import numpy as np
+
+    from lmrec.evaluate.stats import paired_test
+
+    pa, pb = per_user(a), per_user(b)
+    if pa is None or pb is None or metric not in pa["scores"] or metric not in pb["scores"]:
+        return None
+    if pa["user_ids"] != pb["user_ids"]:
+        return None  # behaviour candidates are drawn once: the same rows in the same order
+    x, y = pa["scores"][metric].mean(0), pb["scores"][metric].mean(0)
+    keep = np.isfinite(x) & np.isfinite(y)
+    return paired_test(x[keep], y[keep]) if keep.sum() > 1 else None
+
+
+def behaviour_section(records: list[dict]) -> list[str]:
+    """Behaviour prediction (benchmarks/behaviour.py): AUC/GAUC/LogLoss/ECE per data set,
+    each model against LightGBM, and the multi-task table (each task alone vs both)."""
+    rows = [r for r in records if r["protocol"].startswith("behaviour-")]
+    if not rows:
+        return []
+    out = [
+        "## Behaviour prediction: P(buy | history, item) and P(like | history, item)",
+        "",
+        "`benchmarks/behaviour.py`; every model of a data set on the same held-out candidates",
+        "(each held-out buy, or held-out rating, with 4 negatives drawn once from the target",
+        "behaviour's popularity). Probabilities are temperature-calibrated on validation.",
+        "*vs lightgbm*: paired test on per-example pair AUC (the share of an example's",
+        "positive–negative pairs ordered right), Δ with its bootstrap interval and t-test p.",
+        "Reliability diagrams: `benchmarks/results/plots/behaviour_reliability_<data set>.png`.",
+        "",
+        "| data set | task | model | AUC | GAUC | LogLoss | ECE | seeds | vs lightgbm (pair AUC) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_data: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_data[r["dataset"]].append(r)
+    for dataset, group in sorted(by_data.items()):
+        base = next((r for r in group if r["model"] == "lightgbm"), None)
+        for r in sorted(group, key=lambda r: -r["metrics"]["auc"]):
+            cell = (
+                "" if r is base or base is None else test_cell(paired_finite(r, base, "pair_auc"))
+            )
+            out.append(
+                f"| {dataset} | {r['protocol'].removeprefix('behaviour-')} | {r['model']} | "
+                + " | ".join(value_ci(r, m) for m in ("auc", "gauc", "logloss", "ece"))
+                + f" | {seed_note(r)} | {cell} |"
+            )
+    out.append("")
+    mtl = []
+    for dataset, group in sorted(by_data.items()):
+        every = [r for r in records if r["dataset"] == dataset]
+        find = {(r["model"], r["protocol"]): r for r in every}
+        multi = "transformer-behaviour-multitask"
+        protocol = group[0]["protocol"]
+        pairs = [
+            ("NDCG@10 (next item)", "full-ranking", "transformer", "ndcg@10", paired),
+            (
+                f"AUC ({protocol.removeprefix('behaviour-')})",
+                protocol,
+                "transformer-behaviour-alone",
+                "auc",
+                None,
+            ),
+        ]
+        for label, proto, alone, metric, test in pairs:
+            a, m = find.get((alone, proto)), find.get((multi, proto))
+            if a is None or m is None:
+                continue
+            t = test(m, a, metric) if test else paired_finite(m, a, "pair_auc")
+            mtl.append(
+                f"| {dataset} | {label} | {alone}: {value_ci(a, metric)} | "
+                f"{value_ci(m, metric)} | {test_cell(t)} |"
+            )
+    if mtl:
+        out += [
+            "**Multi-task vs each task alone** (one backbone, `L = L_next + λ·L_behaviour`,",
+            "λ = 1; the next-item comparison is paired on per-user NDCG@10, the behaviour one",
+            "on per-example pair AUC).",
+            "",
+            "| data set | metric | task alone | multi-task | multi-task − alone |",
+            "|---|---|---|---|---|",
+            *mtl,
+            "",
+        ]
+    return out
 
 
 def ratings_section(records: list[dict]) -> list[str]:
@@ -711,6 +806,7 @@ def render() -> str:
     out += multi_interest_headline(groups)
     out += diversity_section([r for r in records if r["_file"] == DIVERSITY_FILE])
     out += ratings_section([r for r in records if r["_file"] == RATINGS_FILE])
+    out += behaviour_section([r for r in records if r["_file"] == BEHAVIOUR_FILE])
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")
