@@ -156,3 +156,50 @@ def test_multi_task_is_compared_with_reranking_at_equal_validation_ndcg(render):
     assert "reaches 0.6000 there" in line and "multi-task is better calibrated" in line
     far = {**mtl, "valid_metrics": {"ndcg@10": 0.2, "calibration_kl@10": 0.5}}
     assert "no match" in render.mtl_comparison([plain, far])[2]
+
+
+def _behaviour_record(tmp_path, model, pair_auc, auc):
+    rows = [f"u{j}:i{j}" for j in range(pair_auc.shape[1])]
+    name = f"d__{model}__behaviour-like.json"
+    write_per_user(
+        tmp_path / name,
+        dataset="d",
+        split="loo",
+        protocol="behaviour-like",
+        model=model,
+        user_ids=rows,
+        seeds=[0, 1, 2],
+        scores={"pair_auc": pair_auc, "logloss": np.ones_like(pair_auc)},
+    )
+    metrics = {"auc": auc, "gauc": auc, "logloss": 0.4, "ece": 0.02}
+    return make_record(
+        dataset="d",
+        split="loo",
+        protocol="behaviour-like",
+        model=model,
+        metrics=metrics,
+        train_seconds=1.0,
+        eval_seconds=1.0,
+        peak_mb=1.0,
+        extra={
+            "seeds": [0, 1, 2],
+            "metrics_ci95": {k: 0.01 for k in metrics},
+            "per_user_file": name,
+        },
+    )
+
+
+def test_behaviour_rows_pair_over_examples_defined_in_both(render, tmp_path):
+    rng = np.random.default_rng(1)
+    base = rng.random((3, 300))
+    base[:, :50] = np.nan  # examples without a positive: no pair AUC
+    better = np.clip(base + 0.2, 0, 1)
+    records = [
+        _behaviour_record(tmp_path, "lightgbm", base, 0.6),
+        _behaviour_record(tmp_path, "transformer-behaviour-multitask", better, 0.7),
+    ]
+    lines = render.behaviour_section(records)
+    row = next(line for line in lines if "| transformer-behaviour-multitask |" in line)
+    assert "Δ +0.1" in row and "p < 0.001" in row and "n.s." not in row
+    test = render.paired_finite(records[1], records[0], "pair_auc")
+    assert test.n_users == 250  # the 50 undefined rows are left out
