@@ -524,7 +524,8 @@ def test_compress_writes_an_int8_pruned_run_and_refuses_bad_input(tmp_path, run_
 
 def test_predict_shows_ratings_and_probabilities(tmp_path, run_dir):
     """`lmrec predict`: a transformer-rating run gives a rating and p(item | history) per
-    item; a run without either capability and an unknown item are one-line errors."""
+    item, a transformer-behaviour run P(like); a run without any of them and an unknown
+    item are one-line errors."""
     rng = np.random.default_rng(0)
     lines = ["user_id,item_id,rating,timestamp"]
     for u in range(20):
@@ -543,3 +544,11 @@ def test_predict_shows_ratings_and_probabilities(tmp_path, run_dir):
     assert "rating" in ok("predict", out, "--user", "u0", "--item", "i1").stdout
     assert_user_error(lmrec("predict", out, "--user", "u0", "--item", "nope"))
     assert_user_error(lmrec("predict", run_dir, "--user", "1", "--item", "1"))  # EASE
+
+    liked = tmp_path / "like-run"
+    ok("train", path, "--model", "transformer-behaviour", "--out", liked, *small)
+    rows = json.loads(
+        ok("predict", liked, "--user", "u0", "--item", "i1", "--item", "i4", "--json").stdout
+    )["items"]
+    assert all(0 < r["p_like"] < 1 and 0 < r["probability"] < 1 for r in rows)
+    assert "p_like" in ok("predict", liked, "--user", "u0", "--item", "i1").stdout

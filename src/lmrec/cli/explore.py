@@ -196,9 +196,13 @@ def explain(
 
 def predict_rows(model: Recommender, user: str, items: list[str]) -> list[dict[str, Any]]:
     """What the model predicts for ``user`` and each of ``items``: the predicted rating
-    (``predict_ratings``) and p(item | history) (``predict_proba``), whichever it can."""
-    if not (model.supports("predict_ratings") or model.supports("predict_proba")):
-        model._require("predict_ratings", "train a transformer-rating, svd or svdpp run")
+    (``predict_ratings``), p(item | history) (``predict_proba``) and the probability of the
+    target behaviour, buy or like (``predict_behaviour``), whichever it can."""
+    abilities = ("predict_ratings", "predict_proba", "predict_behaviour")
+    if not any(model.supports(a) for a in abilities):
+        model._require(
+            "predict_ratings", "train a transformer-rating, transformer-behaviour or svd run"
+        )
     rows: list[dict[str, Any]] = [{"item_id": i} for i in items]
     if model.supports("predict_ratings"):
         for row, rating in zip(rows, model.predict([user] * len(items), items), strict=True):
@@ -207,6 +211,11 @@ def predict_rows(model: Recommender, user: str, items: list[str]) -> list[dict[s
         probs = model.predict_proba([user])[0]
         for row, index in zip(rows, model.idmap_.item_index(items), strict=True):
             row["probability"] = float(probs[index])
+    if model.supports("predict_behaviour"):
+        kind = model.task_.kind  # type: ignore[attr-defined]
+        chance = model.predict_behaviour([user] * len(items), items)
+        for row, p in zip(rows, chance, strict=True):
+            row[f"p_{kind}"] = float(p)
     for row, title in zip(rows, model.titles(items), strict=True):
         row["title"] = title
     return rows
@@ -220,7 +229,8 @@ def predict(
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """A user's predicted rating of items and p(item | history), as far as the run can tell."""
+    """A user's predicted rating of items, p(item | history) and the chance they buy (or
+    like) each, as far as the run can tell."""
     from rich.table import Table
 
     from lmrec.models.registry import load
@@ -231,7 +241,8 @@ def predict(
         print_json({"user": user, "items": rows})
         return
     table = Table(title=f"predictions for user {user}")
-    columns = [c for c in ("item_id", "rating", "probability", "title") if c in rows[0]]
+    names = ("item_id", "rating", "probability", "p_buy", "p_like", "title")
+    columns = [c for c in names if c in rows[0]]
     for name in columns:
         table.add_column(name, justify="left" if name in ("item_id", "title") else "right")
     for row in rows:
@@ -239,6 +250,8 @@ def predict(
             "item_id": row["item_id"],
             "rating": f"{row.get('rating', 0):.2f}",
             "probability": f"{row.get('probability', 0):.5f}",
+            "p_buy": f"{row.get('p_buy', 0):.3f}",
+            "p_like": f"{row.get('p_like', 0):.3f}",
             "title": row["title"],
         }
         table.add_row(*(cells[c] for c in columns))
