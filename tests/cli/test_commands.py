@@ -545,8 +545,12 @@ def test_predict_shows_ratings_and_probabilities(tmp_path, run_dir):
     assert_user_error(lmrec("predict", out, "--user", "u0", "--item", "nope"))
     assert_user_error(lmrec("predict", run_dir, "--user", "1", "--item", "1"))  # EASE
 
-    liked = tmp_path / "like-run"
-    ok("train", path, "--model", "transformer-behaviour", "--out", liked, *small)
+    liked = tmp_path / "like-run"  # --tasks picks the model: next items + behaviour head
+    ok("train", path, "--tasks", "next,behaviour", "--param", "lambda=0.5", "--out", liked, *small)
+    run = json.loads((liked / "run.json").read_text())
+    assert run["model"] == "transformer-behaviour" and run["params"]["behaviour_weight"] == 0.5
+    for bad in (["--tasks", "next,behaviour,rating"], ["--tasks", "clicks"], []):
+        assert_user_error(lmrec("train", path, *bad, "--out", tmp_path / "bad", *small))
     rows = json.loads(
         ok("predict", liked, "--user", "u0", "--item", "i1", "--item", "i4", "--json").stdout
     )["items"]

@@ -32,10 +32,25 @@ from lmrec.models.registry import model_names
 
 def train(
     name_or_path: DataName,
-    model: Annotated[
-        str, typer.Option("--model", help="Model name: " + ", ".join(sorted(model_names())))
-    ],
     out: OutOpt,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model name: " + ", ".join(sorted(model_names())),
+            show_default=False,
+        ),
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            "--tasks",
+            help="Tasks for one Transformer backbone instead of --model: next, behaviour, "
+            "rating, or next,behaviour / next,rating (multi-task; --param lambda=W weighs "
+            "the second task).",
+            show_default=False,
+        ),
+    ] = None,
     param: ParamOpt = None,
     split: SplitOpt = "loo",
     seed: SeedOpt = 0,
@@ -63,10 +78,16 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a model for the test split (train+valid) and save it, with run.json, to --out."""
-    from lmrec.models.params import parse_params
+    from lmrec.models.params import parse_params, task_model
 
     check_out(out)
-    params = parse_params(model, param or [], seed)
+    pairs = list(param or [])
+    if (model is None) == (tasks is None):
+        raise ConfigError("give --model NAME or --tasks next,behaviour,... (one of them)")
+    if tasks is not None:
+        model, pairs = task_model(tasks, pairs)
+    assert model is not None
+    params = parse_params(model, pairs, seed)
     if text is not None or text_model is not None:
         if model != "transformer":
             raise ConfigError(f"--text and --text-model need --model transformer, not {model!r}")

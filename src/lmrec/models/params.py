@@ -87,6 +87,45 @@ def parse_params(model: str, pairs: Sequence[str], seed: int | None = None) -> d
     return params
 
 
+#: ``lmrec train --tasks``: the model that trains each set of tasks on one backbone, and
+#: the parameters that say so. ``lambda`` weighs the second task (L = L_next + λ·L_task).
+TASK_MODELS: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
+    frozenset({"next"}): ("transformer", ()),
+    frozenset({"next", "behaviour"}): ("transformer-behaviour", ()),
+    frozenset({"behaviour"}): ("transformer-behaviour", ("sequence_weight=0",)),
+    frozenset({"next", "rating"}): ("transformer-rating", ()),
+    frozenset({"rating"}): ("transformer-rating", ("sequence_weight=0",)),
+}
+TASKS: tuple[str, ...] = ("next", "behaviour", "rating")
+_LAMBDA = {"transformer-behaviour": "behaviour_weight", "transformer-rating": "rating_weight"}
+
+
+def task_model(tasks: str, pairs: Sequence[str]) -> tuple[str, list[str]]:
+    """The model type for ``--tasks`` (comma-separated) and ``pairs`` with ``lambda=`` renamed
+    to that model's task weight; an unknown or unsupported set is a :class:`ConfigError`."""
+    names = {t.strip() for t in tasks.split(",") if t.strip()}
+    unknown = sorted(names - set(TASKS))
+    if unknown or not names:
+        raise ConfigError(
+            f"--tasks takes a comma-separated subset of {', '.join(TASKS)}, got {tasks!r}"
+        )
+    if frozenset(names) not in TASK_MODELS:
+        raise ConfigError(
+            f"--tasks {tasks}: one backbone trains next items with one head (behaviour or "
+            "rating) so far; train next,behaviour and next,rating as two runs"
+        )
+    model, extra = TASK_MODELS[frozenset(names)]
+    out = list(extra)
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key.strip() == "lambda":
+            if model not in _LAMBDA:
+                raise ConfigError("--param lambda weighs a second task; --tasks next has none")
+            pair = f"{_LAMBDA[model]}={value}"
+        out.append(pair)
+    return model, out
+
+
 def parse_grouped_params(
     names: Sequence[str], pairs: Sequence[str], seed: int | None = None
 ) -> dict[str, dict[str, Any]]:
