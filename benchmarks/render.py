@@ -51,6 +51,14 @@ PROTOCOL_COLUMNS = {
     ),
     **{f"load-c{c}": ("rps", "p50_ms", "p99_ms", "requests", "errors") for c in (1, 8, 32)},
     "deletion-test": ("deletion_ratio", "drop_top3", "drop_random3", "n_users", "ms_per_user"),
+    "fuzz": (
+        "server_errors",
+        "non_json_errors",
+        "requests",
+        "operations",
+        "client_errors",
+        "ok_responses",
+    ),
     **{
         f"behaviour-{t}": ("auc", "gauc", "logloss", "ece", "positive_rate")
         for t in ("buy", "like")

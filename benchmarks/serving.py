@@ -23,7 +23,11 @@ at concurrency 8 sends raw histories (a random user's latest events), which pass
 Transformer per request, as for a user with new events. Server and generator share the
 machine's 2 cores, so the figures are what one replica sustains with its client beside it.
 
-Run: ``.venv/bin/python benchmarks/serving.py`` (both parts). Records go to
+``--part fuzz``: the same service with API keys on, and Schemathesis generating requests
+from its own OpenAPI schema (``FUZZ_EXAMPLES`` per operation, with a write key): the
+answers by class, and any 5xx or non-JSON error (target: none).
+
+Run: ``.venv/bin/python benchmarks/serving.py`` (all parts). Records go to
 ``benchmarks/results/serving.json``.
 """
 
@@ -139,7 +143,9 @@ def compression(run_dir: Path) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- load
-def _start_server(run_dir: Path, store: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(
+    run_dir: Path, store: Path, keys: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     import socket
 
     import httpx
@@ -148,7 +154,8 @@ def _start_server(run_dir: Path, store: Path) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "lmrec", "serve", str(run_dir), "--port", str(port)]
-    cmd += ["--no-auth", "--store", f"duckdb:{store}"]
+    cmd += ["--no-auth"] if keys is None else ["--keys", str(keys)]
+    cmd += ["--store", f"duckdb:{store}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -314,26 +321,128 @@ def load(run_dir: Path) -> list[dict]:
     return records
 
 
+#: Generated requests per operation of the OpenAPI schema in ``--part fuzz``.
+FUZZ_EXAMPLES = 100
+
+
+def _fuzz_operation(operation, url: str, headers: dict, counts, failures: list[str]) -> None:
+    """FUZZ_EXAMPLES generated requests of one operation against the live service."""
+    from hypothesis import HealthCheck, given, settings
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case):
+        response = case.call(base_url=url, headers=headers, timeout=60)
+        counts[f"{response.status_code // 100}xx"] += 1
+        if response.status_code >= 500:
+            failures.append(f"{operation.label}: {response.status_code}")
+        elif response.status_code >= 400:
+            try:
+                is_json_error = "error" in response.json()
+            except ValueError:
+                is_json_error = False
+            if not is_json_error:
+                counts["non_json_errors"] += 1
+                failures.append(f"{operation.label}: {response.status_code}, not a JSON error")
+
+    check()
+
+
+def fuzz(run_dir: Path) -> list[dict]:
+    """Schemathesis against the live service (API keys on, a write key): every operation of
+    its OpenAPI schema, FUZZ_EXAMPLES generated requests each; counts answers by class. A
+    5xx, or an error answer that is not JSON, is a defect."""
+    from collections import Counter
+
+    import schemathesis
+
+    from lmrec.evaluate.report import make_record
+    from lmrec.runs import load_run
+
+    _, run = load_run(run_dir)
+    counts: Counter[str] = Counter()
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "keys.json"
+        create = ["keys", "create", "--keys", str(keys), "--role", "write", "--rate", "10000000"]
+        made = subprocess.run(
+            [sys.executable, "-m", "lmrec", *create],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        headers = {"X-API-Key": made.stdout.strip()}
+        proc, url = _start_server(run_dir, Path(tmp) / "events.duckdb", keys)
+        start = time.perf_counter()
+        try:
+            schema = schemathesis.openapi.from_url(url + "/openapi.json")
+            operations = [result.ok() for result in schema.get_all_operations()]
+            for operation in operations:
+                _fuzz_operation(operation, url, headers, counts, failures)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    seconds = time.perf_counter() - start
+    metrics = {
+        "operations": float(len(operations)),
+        "requests": float(sum(counts[k] for k in ("2xx", "3xx", "4xx", "5xx"))),
+        "server_errors": float(counts["5xx"]),
+        "non_json_errors": float(counts["non_json_errors"]),
+        "client_errors": float(counts["4xx"]),
+        "ok_responses": float(counts["2xx"]),
+    }
+    print("fuzz", json.dumps(metrics), *failures[:10], sep="\n")
+    return [
+        make_record(
+            dataset=run.data,
+            split="service on 127.0.0.1 (uvicorn, one process, DuckDB store, API keys)",
+            protocol="fuzz",
+            model="transformer (OpenAPI schema, Schemathesis)",
+            metrics=metrics,
+            train_seconds=run.fit_seconds,
+            eval_seconds=seconds,
+            peak_mb=0.0,
+            extra={
+                "params": run.params,
+                "run": str(run_dir),
+                "examples_per_operation": FUZZ_EXAMPLES,
+                "failures": failures[:50],
+                "seeds": [0],
+                "command": _command("fuzz", run_dir),
+            },
+        )
+    ]
+
+
 def main() -> None:
     from lmrec.evaluate.report import startup_code_version, write_records
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["compression", "load"], nargs="*")
+    parser.add_argument("--part", choices=["compression", "load", "fuzz"], nargs="*")
     parser.add_argument("--run", default=RUN, help="run directory (relative to the repo)")
     args = parser.parse_args()
     startup_code_version()
     run_dir = Path(args.run)
     if not (ROOT / run_dir / "run.json").is_file():
         sys.exit(
-            f"{run_dir}: no run; make it with python benchmarks/transformer.py --datasets "
-            f"beauty --variants transformer --save-run {RUN}"
+            f"{run_dir}: no run; make it with lmrec train beauty --model transformer "
+            "--param max_len=50 --param epochs=200 --param batch_size=256 --param lr=0.002 "
+            f"--param patience=10 --param dropout=0.5 --seed 2 --out {RUN}"
         )
     os.chdir(ROOT)
-    parts = args.part or ["compression", "load"]
+    parts = args.part or ["compression", "load", "fuzz"]
     if "compression" in parts:
         write_records(RECORDS, compression(run_dir))
     if "load" in parts:
         write_records(RECORDS, load(run_dir))
+    if "fuzz" in parts:
+        write_records(RECORDS, fuzz(run_dir))
     render()
 
 
