@@ -130,3 +130,30 @@ def test_text_only_model_recommends_items_nobody_trained_on(world, cache_dir):
     chance = 5 / len(cold.cold_items)
     assert pop == pytest.approx(chance, rel=0.05)
     assert text > 2 * chance
+
+
+def test_id_dropout_shows_trained_items_by_their_text_alone_in_training_only():
+    torch.manual_seed(1)
+    fusion = TextFusion("add", 6, 3, 2, id_dropout=0.5)
+    text = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=np.float32)
+    fusion.set_text(text, trained=np.array([True, True, True, False]))
+    ids = torch.randn(6, 2)
+    t = fusion.proj(fusion.text).detach()
+    fusion.train()
+    text_only = torch.zeros(6)
+    for _ in range(400):
+        out = fusion(ids).detach()
+        text_only += torch.isclose(out, t, atol=1e-6).all(dim=1).float()
+        assert torch.allclose(out[3], ids[3])  # empty text: never dropped
+    share = text_only / 400
+    assert 0.4 < share[1] < 0.6 and 0.4 < share[2] < 0.6  # trained items with text: p = 0.5
+    assert share[4] == 1.0  # the cold item is text only anyway
+    fusion.eval()  # at inference every trained item keeps its ID embedding
+    assert torch.allclose(fusion(ids)[1], ids[1] + t[1])
+
+
+def test_id_dropout_needs_text_and_a_range(world):
+    with pytest.raises(ConfigError, match="needs fusion add, concat or gate"):
+        SequenceTransformer(id_dropout=0.3).fit(world)
+    with pytest.raises(ConfigError, match=r"id_dropout must be in \[0, 1\)"):
+        SequenceTransformer(fusion="add", id_dropout=1.0).fit(world)

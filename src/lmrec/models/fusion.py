@@ -16,6 +16,13 @@ Two masks make the fallbacks explicit. Items whose text is empty get ``t = 0`` (
 Items with no training interaction get ``x = 0`` in every text mode: their ID embedding was
 never trained as an input, so only their text speaks for them (cold items).
 
+**ID dropout** (``id_dropout``, training only): at every step each trained item with text
+drops its ID part with that probability and is seen by its text alone, as inputs and as an
+output. The model then learns to score text-only vectors on the same scale as fused ones,
+which is what a cold item is at test time: without it, a cold item's text-only vector lives
+in a corner of the space the output layer never learned to rank, and new items lose to
+every warm item in the full catalogue.
+
 Before any of this, :func:`reduce_text` centres the sentence embeddings and keeps their
 leading principal components: sentence encoders put every text in a narrow cone whose shared
 direction says nothing about the item, and the fused table is recomputed at every training
@@ -57,8 +64,9 @@ class TextFusion(nn.Module):
     ``[MASK]`` (special rows have no text and keep their ID embedding).
     """
 
-    def __init__(self, mode: str, n_rows: int, text_dim: int, dim: int):
+    def __init__(self, mode: str, n_rows: int, text_dim: int, dim: int, id_dropout: float = 0.0):
         super().__init__()
+        self.id_dropout = id_dropout
         if mode not in FUSIONS or mode == "id":
             raise ValueError(f"TextFusion mode must be one of {FUSIONS[1:]}, got {mode!r}")
         self.mode = mode
@@ -89,7 +97,11 @@ class TextFusion(nn.Module):
         self.id_keep[1 : len(z) + 1] = 0.0 if self.mode == "text" else keep
 
     def forward(self, id_table: torch.Tensor) -> torch.Tensor:
-        x = id_table * self.id_keep[:, None]
+        keep = self.id_keep
+        if self.training and self.id_dropout > 0:
+            dropped = (torch.rand_like(keep) < self.id_dropout) & (self.has_text > 0)
+            keep = keep * (~dropped).float()
+        x = id_table * keep[:, None]
         t = self.proj(self.text) * self.has_text[:, None]
         if self.mode == "add":
             return x + t

@@ -125,6 +125,13 @@ class SequenceTransformer(Configured, Recommender):
         check_compression(self.quantize, self.prune)
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if not 0 <= self.id_dropout < 1:
+            raise ConfigError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        if self.id_dropout > 0 and self.fusion not in ("add", "concat", "gate"):
+            raise ConfigError(
+                f"id_dropout drops ID embeddings in favour of item text: it needs fusion add, "
+                f"concat or gate, not {self.fusion!r}"
+            )
         if not self.diversity_weight >= 0:
             raise ConfigError(f"diversity_weight must be >= 0, got {self.diversity_weight}")
         if self.diversity_weight > 0 and self.sampled_softmax > 0:

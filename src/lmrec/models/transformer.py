@@ -68,6 +68,7 @@ class TransformerConfig:
     sampled_softmax: int = 0  # 0 = full softmax over every item
     fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
+    id_dropout: float = 0.0  # training: share of items seen by their text alone (fusion.py)
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
@@ -191,7 +192,9 @@ class SequenceTransformerNet(nn.Module):
         self.out_norm = nn.LayerNorm(c.dim)
         self.out_bias = nn.Parameter(torch.zeros(c.n_items + 2))
         self.fusion = (
-            TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim) if c.fusion != "id" else None
+            TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim, c.id_dropout)
+            if c.fusion != "id"
+            else None
         )
         if c.reads_ratings:
             self.rating_emb = nn.Embedding(N_RATING_LEVELS + 1, c.dim, padding_idx=PAD)
