@@ -39,6 +39,7 @@ PROTOCOL_COLUMNS = {
         "full_catalogue_ndcg@10",
     ),
     "cold-user": ("recall@20", "ndcg@10", "recall@20_k1", "recall@20_k2", "recall@20_k3"),
+    "cold-item-full": ("recall@20", "ndcg@10", "warm_ndcg@10", "recall@10", "warm_recall@10"),
     "text-encoding": ("texts_per_second", "first_seconds", "cached_seconds", "n_texts"),
     "compression": (
         "ndcg@10",

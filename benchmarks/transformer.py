@@ -65,6 +65,9 @@ VARIANTS = ("transformer", "transformer-mlm-finetune")
 TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
     "transformer-fusion": ({}, {"fusion": ["add", "concat", "gate"]}),
     "transformer-text-only": ({"fusion": "text"}, {}),
+    # ID dropout for new items in the full catalogue (cold_start.py's cold-item-full): one
+    # rate, not tuned: warm validation NDCG cannot choose what is for cold items.
+    "transformer-fusion-iddrop": ({"id_dropout": 0.3}, {"fusion": ["add", "concat", "gate"]}),
 }
 #: Other model types run as variants: name -> (model type, fixed parameters).
 TASK_VARIANTS: dict[str, tuple[str, dict[str, object]]] = {

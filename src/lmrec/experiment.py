@@ -598,7 +598,7 @@ def _records(
 def run_cold_start(
     config: ExperimentConfig,
     specs: Sequence[ModelSpec],
-    protocol: Literal["cold-item", "cold-user"],
+    protocol: Literal["cold-item", "cold-item-full", "cold-user"],
     *,
     fraction: float = 0.2,
     progress: Progress | None = None,
@@ -608,14 +608,17 @@ def run_cold_start(
 
     ``cold-item``: fit with ``fit_split(cold.split, "test")``, rank each cold target among
     the held-out items; metrics also carry ``full_catalogue_recall@20`` / ``_ndcg@10`` (the
-    same targets among all items). ``cold-user``: fit on the warm users, score the new
-    users' first k events (no per-user pairing). The cold split's own seed stays 0.
+    same targets among all items). ``cold-item-full``: the same split and fit, each cold
+    target ranked among all items (``recall@20``, ``ndcg@10``, ...) and the warm targets too
+    (``warm_ndcg@10``, ``warm_recall@10``). ``cold-user``: fit on the warm users, score the
+    new users' first k events (no per-user pairing). The cold split's own seed stays 0.
     """
     from lmrec.data.registry import load_dataset
     from lmrec.evaluate.cold_start import (
         cold_item_split,
         cold_user_split,
         evaluate_cold_items,
+        evaluate_cold_items_full,
         evaluate_cold_users,
     )
 
@@ -637,6 +640,16 @@ def run_cold_start(
             return [_with_metrics(result, metrics)]
 
         split_name = split.protocol
+    elif protocol == "cold-item-full":
+        cold_items = cold_item_split(data, fraction=fraction, seed=0)
+        split = cold_items.split
+
+        def score(model: Recommender) -> list[EvalResult]:
+            cold, warm = evaluate_cold_items_full(model, cold_items)
+            warm_metrics = {f"warm_{k}": v for k, v in warm.metrics.items() if "@" in k}
+            return [_with_metrics(cold, {**cold.metrics, **warm_metrics})]
+
+        split_name = split.protocol
     elif protocol == "cold-user":
         cold_users = cold_user_split(data, fraction=fraction, n_given=(1, 2, 3), seed=0)
         split = cold_users.split
@@ -646,7 +659,9 @@ def run_cold_start(
 
         split_name = cold_users.protocol
     else:
-        raise ConfigError(f"protocol must be 'cold-item' or 'cold-user', got {protocol!r}")
+        raise ConfigError(
+            f"protocol must be 'cold-item', 'cold-item-full' or 'cold-user', got {protocol!r}"
+        )
     fitter = _Fitter(config, data.name, split)
     outcomes: dict[str, ModelOutcome] = {}
     for spec in specs:
@@ -661,7 +676,7 @@ def run_cold_start(
             return score(model), extra
 
         def user_ids(result: EvalResult) -> np.ndarray | None:
-            if protocol != "cold-item":
+            if protocol == "cold-user":
                 return None
             return _ranking_user_ids(split, "test", result)
 

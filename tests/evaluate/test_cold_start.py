@@ -135,3 +135,41 @@ def test_new_users_who_come_back_to_an_item_follow_the_repeat_modes():
     assert rep_rep.protocol == "cold-user-repeats"
     assert rep_rep.n_targets == len(cold.new_users) * len(cold.n_given)
     assert rep_rep.metrics["ndcg@10"] > 2 * rep_pop.metrics["ndcg@10"]
+
+
+def test_cold_item_full_ranks_cold_targets_among_all_items_and_warm_ones_too(world, tmp_path):
+    from lmrec.evaluate.cold_start import evaluate_cold_items_full
+    from lmrec.models.content import ContentKNN
+
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    cold_set = set(cold.cold_items)
+    assert len(cold.warm_test) > 0 and not set(cold.warm_test["item_id"]) & cold_set
+    # every test target is cold or warm: together they are the leave-one-out test set
+    assert len(cold.warm_test) + len(cold.split.test) <= world.n_users
+
+    popular = MostPopular().fit(cold.split.fit_data("test"))
+    cold_result, warm = evaluate_cold_items_full(popular, cold)
+    assert cold_result.protocol == "cold-item-full"
+    assert cold_result.metrics["recall@20"] == 0.0  # never-bought items: ranked last
+    assert warm.metrics["recall@20"] > 0
+
+    content = ContentKNN(text_cache_dir=str(tmp_path)).fit(cold.split.fit_data("test"))
+    text_result, _ = evaluate_cold_items_full(content, cold)
+    assert text_result.metrics["recall@20"] > 0  # text reaches items nobody touched
+    user = cold.split.test["user_id"].iloc[0]
+    history = cold.split.fit_data("test").interactions.query("user_id == @user")["item_id"]
+    np.testing.assert_allclose(
+        content.score_histories([list(history)])[0], content.score([user])[0], atol=1e-5
+    )
+
+
+def test_the_experiment_path_records_cold_and_warm_metrics_for_cold_item_full():
+    from lmrec.experiment import ExperimentConfig, ModelSpec, run_cold_start
+
+    config = ExperimentConfig("synthetic", seeds=1)
+    result = run_cold_start(config, [ModelSpec("popular")], "cold-item-full")
+    (record,) = result.records
+    assert record["protocol"] == "cold-item-full"
+    assert {"recall@20", "ndcg@10", "warm_ndcg@10", "warm_recall@10"} <= set(record["metrics"])
+    with pytest.raises(ConfigError, match="'cold-item-full'"):
+        run_cold_start(config, [ModelSpec("popular")], "cold-items")

@@ -9,6 +9,12 @@ go on for them; a model that reads item text does. ``evaluate_cold_items(...,
 full_catalogue=True)`` ranks the same targets against every item instead, which also asks
 whether a cold item can beat warm ones.
 
+**cold-item-full** (:func:`evaluate_cold_items_full`): the same split, each cold target
+ranked among *all* items (warm and cold, the user's items excluded): the situation of a
+shop whose new arrivals must compete with its whole catalogue. Next to it, the users whose
+test item is warm are ranked as usual (``warm_ndcg@10``), so a change that helps new items
+shows what it costs the rest.
+
 **cold-user.** A random ``fraction`` of the users with at least ``max(n_given) + 1``
 events are new users: nothing of theirs is trained on. For each ``k`` in ``n_given`` a new
 user's first ``k`` events are the history and event ``k + 1`` the target; every item is
@@ -39,6 +45,8 @@ class ColdItemSplit:
 
     split: Split  # split.test holds only the targets that are cold items
     cold_items: np.ndarray  # external ids of the held-out items
+    #: The leave-one-out test targets that are warm items (same context users).
+    warm_test: pd.DataFrame | None = None
 
     @property
     def protocol(self) -> str:
@@ -63,7 +71,9 @@ def cold_item_split(
     train = warm(base.train.interactions)
     valid = warm(base.valid)
     context_users = set(train["user_id"]) | set(valid["user_id"])
-    test = base.test[base.test["item_id"].isin(cold_set) & base.test["user_id"].isin(context_users)]
+    in_context = base.test["user_id"].isin(context_users)
+    test = base.test[base.test["item_id"].isin(cold_set) & in_context]
+    warm_test = base.test[~base.test["item_id"].isin(cold_set) & in_context]
     if len(test) == 0:
         raise DataError(f"{data.name}: no test target is a cold item; use a larger fraction")
     split = Split(
@@ -75,7 +85,7 @@ def cold_item_split(
             f"of training; {base.protocol}"
         ),
     )
-    return ColdItemSplit(split=split, cold_items=cold)
+    return ColdItemSplit(split=split, cold_items=cold, warm_test=warm_test.reset_index(drop=True))
 
 
 def evaluate_cold_items(
@@ -102,6 +112,25 @@ def evaluate_cold_items(
         protocol="cold-item-full-catalogue" if full_catalogue else "cold-item",
         progress=progress,
     )
+
+
+def evaluate_cold_items_full(
+    model: Recommender, cold: ColdItemSplit, *, progress: bool = False
+) -> tuple[EvalResult, EvalResult]:
+    """(cold targets, warm targets), each ranked against every item, for a model fitted
+    with ``model.fit_split(cold.split, "test")``: the ``cold-item-full`` protocol."""
+    if cold.warm_test is None:
+        raise ConfigError("this cold-item split has no warm targets; build it with cold_item_split")
+    split = cold.split
+    fit_data = split.fit_data("test")
+    common = dict(ks=(10, 20), exclude=split.exclusion("test"), split_name=split.protocol)
+    cold_result = evaluate_targets(
+        model, fit_data, split.test, protocol="cold-item-full", progress=progress, **common
+    )
+    warm_result = evaluate_targets(
+        model, fit_data, cold.warm_test, protocol="cold-item-full-warm", progress=progress, **common
+    )
+    return cold_result, warm_result
 
 
 @dataclass(frozen=True)
@@ -231,5 +260,6 @@ __all__ = [
     "cold_item_split",
     "cold_user_split",
     "evaluate_cold_items",
+    "evaluate_cold_items_full",
     "evaluate_cold_users",
 ]

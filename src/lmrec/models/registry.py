@@ -33,6 +33,7 @@ _CLASS_PATHS: dict[str, str] = {
     "transformer-rating": "lmrec.models.rating_transformer:RatingTransformer",
     "transformer-behaviour": "lmrec.models.behaviour_transformer:BehaviourTransformer",
     "lightgbm": "lmrec.models.gbdt:LightGBMBehaviour",
+    "content": "lmrec.models.content:ContentKNN",
     "multi-interest": "lmrec.models.multi_interest:MultiInterest",
     "repeat": "lmrec.models.repeat:RepeatBaseline",
 }
