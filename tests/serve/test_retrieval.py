@@ -88,3 +88,17 @@ def test_predict_for_an_unknown_user_is_the_items_share_of_events(tmp_path):
     assert out["served_by"] == "popularity"
     for row in out["predictions"]:
         assert row["p_item"] == pytest.approx(counts[row["item_id"]] / counts.sum())
+
+
+def test_predict_of_a_behaviour_run_gives_the_calibrated_probability(tmp_path):
+    """A transformer-behaviour run answers /v1/predict with P(buy) next to p(item | history),
+    and the service's known users are scored from their precomputed states."""
+    run = tmp_path / "buy"
+    small = ["--param", "epochs=2", "--param", "dim=16", "--param", "max_len=10"]
+    _cli("train", "synthetic", "--model", "transformer-behaviour", "--out", run, *small)
+    engine = load_engine(run, DuckDBStore(tmp_path / "e.duckdb"))
+    assert "_user_states" in engine.model.__dict__
+    out = engine.predict("1", ["1", "2"])
+    assert out["served_by"] == "model"
+    expected = engine.model.predict_behaviour(["1", "1"], ["1", "2"])
+    np.testing.assert_allclose([r["p_buy"] for r in out["predictions"]], expected, rtol=1e-6)

@@ -310,7 +310,8 @@ class Engine:
     def predict(self, user_id: str, item_ids: list[str]) -> dict[str, Any]:
         """p(item | history) and the raw score: the softmax at the model's temperature
         (calibrated for the Transformer), or the item's share of events for a user the model
-        never saw."""
+        never saw; plus the rating (rating models) and P(buy) or P(like) (behaviour models)
+        for a user the model was fitted on."""
         self.sync_new_items()
         scores, path, _ = self.scores(user_id, None)
         idx = self.check_items(item_ids)
@@ -328,8 +329,12 @@ class Engine:
                 "score": float(scores[i]),
                 "p_item": float(probs[i]),
             }
-            if self.model.predicts_ratings and path == "model" and i < self.fit_data.n_items:
+            fitted = path == "model" and i < self.fit_data.n_items
+            if self.model.predicts_ratings and fitted:
                 row["rating"] = float(self.model.predict([user_id], [item])[0])
+            if self.model.supports("predict_behaviour") and fitted:
+                kind = self.model.task_.kind  # type: ignore[attr-defined]
+                row[f"p_{kind}"] = float(self.model.predict_behaviour([user_id], [item])[0])
             out.append(row)
         return {"user_id": user_id, "served_by": path, "predictions": out}
 
