@@ -42,7 +42,7 @@ import numpy as np
 
 from lmrec.data.schema import Dataset
 from lmrec.data.split import Split
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, DataError
 from lmrec.evaluate.metrics import DEFAULT_KS
 from lmrec.evaluate.ranking import EvalResult, evaluate, evaluate_ratings
 from lmrec.evaluate.report import (
@@ -410,7 +410,13 @@ def score_fitted(
     if model.supports("predict_behaviour"):
         from lmrec.evaluate.behaviour import evaluate_behaviour
 
-        results.append(evaluate_behaviour(model, split, on))
+        try:
+            results.append(evaluate_behaviour(model, split, on))
+        except DataError:
+            if not results:
+                raise
+            # no held-out event of the model's task (say no buy among the test targets):
+            # there is nothing to predict, and the ranking metrics stand on their own
     return results
 
 

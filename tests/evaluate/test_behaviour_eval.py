@@ -52,3 +52,14 @@ def test_experiment_records_and_per_example_files(tmp_path, split):
     # like: a held-out rating below 4 has no positive, so no pair AUC (NaN, stored as null)
     labels_positive = split.test["rating"].to_numpy() >= 4
     assert np.isnan(per_example["scores"]["pair_auc"][0]).sum() == (~labels_positive).sum()
+
+
+def test_no_held_out_event_of_the_task_leaves_the_ranking_metrics_alone(split):
+    from dataclasses import replace
+
+    from lmrec.experiment import score_fitted
+
+    clicks = replace(split, test=split.test[split.test["behaviour"] != "buy"])
+    model = LightGBMBehaviour(target="buy", n_estimators=5).fit_split(clicks, "test")
+    (result,) = score_fitted(model, clicks, "test")
+    assert result.protocol == "full-ranking"
