@@ -43,8 +43,6 @@ from lmrec.train.loop import train as run_training
 from lmrec.train.objectives import WithTask
 from lmrec.train.sequences import UserSequences
 
-KINDS = ("buy", "like")
-
 
 class BehaviourTransformer(SequenceTransformer):
     """The behaviour Transformer trained on next items and a behaviour task together.
@@ -56,6 +54,7 @@ class BehaviourTransformer(SequenceTransformer):
     """
 
     model_type = "transformer-behaviour"
+    saves_ratings = True  # the like task reads the history's ratings
     capabilities = SequenceTransformer.capabilities | {"predict_behaviour"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
@@ -185,23 +184,13 @@ class BehaviourTransformer(SequenceTransformer):
     def _state(self) -> dict[str, np.ndarray]:
         state = super()._state()
         state["behaviour.temperature"] = np.array([self.behaviour_temperature_])
-        if self.sequences_.ratings is not None:
-            state["seq.ratings"] = np.concatenate(self.sequences_.ratings).astype(np.float64)
-        t = self.task_
-        state["behaviour.task"] = np.array(
-            [KINDS.index(t.kind), t.threshold, t.negatives, t.hard_share], dtype=np.float64
-        )
+        state["behaviour.task"] = self.task_.to_array()
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
-        kind, threshold, negatives, hard_share = arrays["behaviour.task"].tolist()
-        self.task_ = BehaviourTask(KINDS[int(kind)], threshold, int(negatives), hard_share)
+        self.task_ = BehaviourTask.from_array(arrays["behaviour.task"])
         super()._load_state(arrays)  # builds the net, whose config follows the task
         self.behaviour_temperature_ = float(arrays["behaviour.temperature"][0])
-        if "seq.ratings" in arrays:
-            s = self.sequences_
-            ratings = np.split(arrays["seq.ratings"], np.cumsum(arrays["seq.lengths"])[:-1])
-            self.sequences_ = UserSequences(s.items, s.behaviours, s.timestamps, ratings)
 
 
 __all__ = ["BehaviourTransformer"]

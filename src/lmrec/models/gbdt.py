@@ -44,7 +44,12 @@ from lmrec.train.behaviour import (
     training_positives,
     with_negatives,
 )
-from lmrec.train.sequences import UserSequences, user_sequences
+from lmrec.train.sequences import (
+    UserSequences,
+    sequence_arrays,
+    sequences_from_arrays,
+    user_sequences,
+)
 
 FEATURES: tuple[str, ...] = (
     *(f"n_{b}" for b in BEHAVIOURS),
@@ -58,7 +63,6 @@ FEATURES: tuple[str, ...] = (
     "affinity",
 )
 _BUY = BEHAVIOURS.index("buy") + 1
-_KINDS = ("buy", "like")
 
 
 def _category_weights(data: Dataset) -> np.ndarray:
@@ -368,39 +372,21 @@ class LightGBMBehaviour(Recommender):
 
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
-        t = self.task_
-        lengths = np.array([len(s) for s in self.sequences_.items], dtype=np.int64)
-        state = {
+        return {
             "booster": np.frombuffer(self.model_string_.encode(), dtype=np.uint8).copy(),
             "temperature": np.array([self.temperature_, self.best_iteration_], dtype=np.float64),
-            "task": np.array(
-                [_KINDS.index(t.kind), t.threshold, t.negatives, t.hard_share], dtype=np.float64
-            ),
-            "seq.lengths": lengths,
-            "seq.items": np.concatenate(self.sequences_.items).astype(np.int64),
-            "seq.behaviours": np.concatenate(self.sequences_.behaviours).astype(np.int64),
-            "seq.timestamps": np.concatenate(self.sequences_.timestamps).astype(np.float64),
+            "task": self.task_.to_array(),
+            "categories": self._features.categories,
+            **sequence_arrays(self.sequences_, ratings=True),
         }
-        if self.sequences_.ratings is not None:
-            state["seq.ratings"] = np.concatenate(self.sequences_.ratings).astype(np.float64)
-        state["categories"] = self._features.categories
-        return state
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         check_state(self, arrays, ["booster", "temperature", "task", "seq.lengths"])
         self.model_string_ = arrays["booster"].tobytes().decode()
         self.temperature_, best = arrays["temperature"].tolist()
         self.best_iteration_ = int(best)
-        kind, threshold, negatives, hard_share = arrays["task"].tolist()
-        self.task_ = BehaviourTask(_KINDS[int(kind)], threshold, int(negatives), hard_share)
-        bounds = np.cumsum(arrays["seq.lengths"])[:-1]
-        ratings = arrays.get("seq.ratings")
-        self.sequences_ = UserSequences(
-            items=np.split(arrays["seq.items"], bounds),
-            behaviours=np.split(arrays["seq.behaviours"], bounds),
-            timestamps=np.split(arrays["seq.timestamps"], bounds),
-            ratings=None if ratings is None else np.split(ratings, bounds),
-        )
+        self.task_ = BehaviourTask.from_array(arrays["task"])
+        self.sequences_ = sequences_from_arrays(arrays)
         self._features = HistoryFeatures(self.sequences_, arrays["categories"])
 
 

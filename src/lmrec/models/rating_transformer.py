@@ -53,6 +53,7 @@ class RatingTransformer(SequenceTransformer):
     """
 
     model_type = "transformer-rating"
+    saves_ratings = True
     capabilities = SequenceTransformer.capabilities | {"predict_ratings"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
@@ -228,17 +229,12 @@ class RatingTransformer(SequenceTransformer):
     # ----------------------------------------------------------------- persist
     def _state(self) -> dict[str, np.ndarray]:
         state = super()._state()
-        state["seq.ratings"] = np.concatenate(self.sequences_.ratings).astype(np.float64)
         state["rating_scale"] = np.array(self.rating_scale_, dtype=np.float64)
         state["rating_mean"] = np.array([self.rating_mean_], dtype=np.float64)
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
-        super()._load_state(arrays)
-        bounds = np.cumsum(arrays["seq.lengths"])[:-1]
-        s = self.sequences_
-        ratings = np.split(arrays["seq.ratings"], bounds)
-        self.sequences_ = UserSequences(s.items, s.behaviours, s.timestamps, ratings)
+        super()._load_state(arrays)  # sequences with their ratings
         self.rating_scale_ = tuple(float(x) for x in arrays["rating_scale"])
         self.rating_mean_ = float(arrays["rating_mean"][0])
 

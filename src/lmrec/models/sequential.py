@@ -49,7 +49,12 @@ from lmrec.train.objectives import (
     sequence_objective,
 )
 from lmrec.train.peft import FINETUNE_MODES, add_lora, lora_targets, trainable_parameters
-from lmrec.train.sequences import UserSequences, user_sequences
+from lmrec.train.sequences import (
+    UserSequences,
+    sequence_arrays,
+    sequences_from_arrays,
+    user_sequences,
+)
 
 OBJECTIVES = tuple(SEQUENCE_OBJECTIVES)
 #: Principal components of the item text embeddings the fusion keeps (see reduce_text).
@@ -72,6 +77,8 @@ class SequenceTransformer(Configured, Recommender):
     capabilities = frozenset({"score_histories", "interests", "predict_proba", "explain"})
     param_sources = (TransformerConfig, TrainConfig)
     data_fields = DATA_FIELDS
+    #: Whether the model file keeps each event's rating (models whose heads read them).
+    saves_ratings: ClassVar[bool] = False
     own_params: ClassVar[dict[str, Any]] = {
         "objective": "causal",  # see lmrec.train.objectives.SEQUENCE_OBJECTIVES
         "mask_prob": 0.2,
@@ -503,11 +510,7 @@ class SequenceTransformer(Configured, Recommender):
     def _state(self) -> dict[str, np.ndarray]:
         state = module_arrays(self.net_)
         state["temperature"] = np.array([self.temperature_], dtype=np.float64)
-        lengths = np.array([len(s) for s in self.sequences_.items], dtype=np.int64)
-        state["seq.lengths"] = lengths
-        state["seq.items"] = np.concatenate(self.sequences_.items).astype(np.int64)
-        state["seq.behaviours"] = np.concatenate(self.sequences_.behaviours).astype(np.int64)
-        state["seq.timestamps"] = np.concatenate(self.sequences_.timestamps).astype(np.float64)
+        state.update(sequence_arrays(self.sequences_, ratings=self.saves_ratings))
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
@@ -522,12 +525,7 @@ class SequenceTransformer(Configured, Recommender):
         load_module(self.net_, state)
         self.net_.eval()
         self.temperature_ = float(arrays["temperature"][0]) if "temperature" in arrays else 1.0
-        bounds = np.cumsum(arrays["seq.lengths"])[:-1]
-        self.sequences_ = UserSequences(
-            items=np.split(arrays["seq.items"], bounds),
-            behaviours=np.split(arrays["seq.behaviours"], bounds),
-            timestamps=np.split(arrays["seq.timestamps"], bounds),
-        )
+        self.sequences_ = sequences_from_arrays(arrays)
 
 
 def _raw_sequences(

@@ -60,6 +60,16 @@ class BehaviourTask:
         if not 0 <= self.hard_share <= 1:
             raise ConfigError(f"hard_share must be in [0, 1], got {self.hard_share}")
 
+    def to_array(self) -> np.ndarray:
+        """The task as four numbers for a model file (:meth:`from_array` reads them)."""
+        kind = ("buy", "like").index(self.kind)
+        return np.array([kind, self.threshold, self.negatives, self.hard_share], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> BehaviourTask:
+        kind, threshold, negatives, hard_share = np.asarray(values).tolist()
+        return cls(("buy", "like")[int(kind)], threshold, int(negatives), hard_share)
+
     def events(self, behaviours: np.ndarray, ratings: np.ndarray | None) -> tuple[np.ndarray, ...]:
         """(positions of target events, their labels) in one user's sequence."""
         if self.kind == "buy":

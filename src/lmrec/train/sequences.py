@@ -32,6 +32,32 @@ class UserSequences:
         return len(self.items)
 
 
+def sequence_arrays(seqs: UserSequences, ratings: bool = False) -> dict[str, np.ndarray]:
+    """``seqs`` as the flat ``seq.*`` arrays a model file stores (``seq.ratings`` too with
+    ``ratings``, when the sequences have them); :func:`sequences_from_arrays` reads them."""
+    arrays = {
+        "seq.lengths": np.array([len(s) for s in seqs.items], dtype=np.int64),
+        "seq.items": np.concatenate(seqs.items).astype(np.int64),
+        "seq.behaviours": np.concatenate(seqs.behaviours).astype(np.int64),
+        "seq.timestamps": np.concatenate(seqs.timestamps).astype(np.float64),
+    }
+    if ratings and seqs.ratings is not None:
+        arrays["seq.ratings"] = np.concatenate(seqs.ratings).astype(np.float64)
+    return arrays
+
+
+def sequences_from_arrays(arrays: dict[str, np.ndarray]) -> UserSequences:
+    """The sequences :func:`sequence_arrays` stored (with ratings when it stored them)."""
+    bounds = np.cumsum(arrays["seq.lengths"])[:-1]
+    ratings = arrays.get("seq.ratings")
+    return UserSequences(
+        items=np.split(arrays["seq.items"], bounds),
+        behaviours=np.split(arrays["seq.behaviours"], bounds),
+        timestamps=np.split(arrays["seq.timestamps"], bounds),
+        ratings=None if ratings is None else np.split(ratings, bounds),
+    )
+
+
 def user_sequences(data: Dataset) -> UserSequences:
     """Each user's events in time order, in model index space (0 is padding)."""
     inter = data.interactions
