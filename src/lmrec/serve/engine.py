@@ -322,20 +322,23 @@ class Engine:
             z = scores.astype(np.float64) / t
             z = z - z[np.isfinite(z)].max()
             probs = np.exp(z) / np.exp(z).sum()
-        out = []
-        for item, i in zip(item_ids, idx, strict=True):
-            row: dict[str, Any] = {
-                "item_id": item,
-                "score": float(scores[i]),
-                "p_item": float(probs[i]),
-            }
-            fitted = path == "model" and i < self.fit_data.n_items
-            if self.model.predicts_ratings and fitted:
-                row["rating"] = float(self.model.predict([user_id], [item])[0])
-            if self.model.supports("predict_behaviour") and fitted:
-                kind = self.model.task_.kind  # type: ignore[attr-defined]
-                row[f"p_{kind}"] = float(self.model.predict_behaviour([user_id], [item])[0])
-            out.append(row)
+        out = [
+            {"item_id": item, "score": float(scores[i]), "p_item": float(probs[i])}
+            for item, i in zip(item_ids, idx, strict=True)
+        ]
+        # Ratings and behaviour probabilities for the catalogue items of a fitted user, each
+        # in one call for all of them.
+        fitted = [j for j, i in enumerate(idx) if path == "model" and i < self.fit_data.n_items]
+        heads = []
+        if self.model.predicts_ratings:
+            heads.append(("rating", self.model.predict))
+        if self.model.supports("predict_behaviour"):
+            kind = self.model.task_.kind  # type: ignore[attr-defined]
+            heads.append((f"p_{kind}", self.model.predict_behaviour))
+        for name, head in heads if fitted else []:
+            values = head([user_id] * len(fitted), [item_ids[j] for j in fitted])
+            for j, value in zip(fitted, values, strict=True):
+                out[j][name] = float(value)
         return {"user_id": user_id, "served_by": path, "predictions": out}
 
     def interests(self, user_id: str, top: int = 10) -> dict[str, Any]:
