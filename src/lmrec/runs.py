@@ -50,6 +50,8 @@ RUN_FILE = "run.json"
 PATH_PARAMS: tuple[str, ...] = ("init_from", "text_model", "text_cache_dir", "checkpoint_dir")
 #: Keys run.json must have.
 REQUIRED_KEYS: tuple[str, ...] = ("data", "split", "model", "params", "seed")
+#: The file keys of an update record in run.json, each with its run-directory-relative twin.
+UPDATE_FILES = (("events_file", "events_file_from_run"), ("items_file", "items_from_run"))
 #: How a run's model is fitted (``fit_split(split, "test")``), written into every run.json.
 FIT_ON = (
     "model.fit_split(split, 'test'): train+valid, or train with early stopping on valid "
@@ -76,6 +78,9 @@ class RunInfo:
     split_protocol: str = ""
     fit_seconds: float = math.nan
     command: str = ""
+    #: Incremental updates applied since the fit (``lmrec update``), oldest first: each says
+    #: which events file it read and what it added. The data and split above are the fit's.
+    updates: list[dict[str, Any]] = field(default_factory=list)
     #: Everything run.json held (also the keys above, as stored), for display.
     recorded: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -128,10 +133,64 @@ def rebuild_split(run: RunInfo) -> tuple[str, Split]:
 def check_same_ids(model: Recommender, data: Dataset, run_dir: str | Path) -> None:
     """Refuse a model whose users or items differ from the data rebuilt from run.json."""
     if not model.idmap_.same_as(data.idmap):
+        if (Path(run_dir) / RUN_FILE).is_file() and read_run(run_dir).updates:
+            raise ConfigError(
+                f"{run_dir}: this run was updated with new events after its fit (run.json "
+                "'updates'), and they may include its split's test events, so it is not scored "
+                "on that split; measure updates with benchmarks/update.py's temporal protocol"
+            )
         raise ModelFileError(
             f"{run_dir}: the data rebuilt from {RUN_FILE} has other users or items than the "
             "model was fitted on (did the data files change?); train the model again"
         )
+
+
+def fitted_data(model: Recommender, run: RunInfo, run_dir: str | Path) -> Dataset:
+    """The data ``model`` (loaded from ``run_dir``) now holds: the fit's data rebuilt from
+    run.json, plus every update's events (and item table), on the model's own id map."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from lmrec.data.loaders.tabular import load_table
+
+    _, split = rebuild_split(run)
+    base = split.fit_data("test")
+    if not run.updates:
+        check_same_ids(model, base, run_dir)
+        return base
+    frames, tables = [base.interactions], [base.items]
+    for update in run.updates:
+        events, items = update["events_file"], update.get("items_file")
+        for key, path in (("events_file", events), ("items_file", items)):
+            if path and not Path(path).expanduser().is_file():
+                raise DataError(
+                    f"{Path(run_dir) / RUN_FILE}: the update's {key} {path!r} is not found from "
+                    "here (nor from the run directory); put it back to rebuild the run's data"
+                )
+        added = load_table(
+            events, update.get("columns_map"), sep=update.get("sep"), items_path=items or None
+        )
+        frames.append(added.interactions)
+        tables.append(added.items)
+    items = pd.concat(tables, ignore_index=True).drop_duplicates("item_id", keep="first")
+    items = items.set_index("item_id").reindex(model.idmap_.items)
+    items["title"] = items["title"].fillna("")
+    items["text"] = items["text"].fillna("")
+    items["categories"] = [c if isinstance(c, list) else [] for c in items["categories"]]
+    data = replace(
+        base,
+        interactions=pd.concat(frames, ignore_index=True),
+        items=items.rename_axis("item_id").reset_index(),
+        idmap=model.idmap_,
+    )
+    unknown = set(data.interactions["user_id"]) - set(model.idmap_.users)
+    if unknown or set(data.interactions["item_id"]) - set(model.idmap_.items):
+        raise ModelFileError(
+            f"{run_dir}: the data and update events rebuilt from {RUN_FILE} have users or items "
+            "the model does not know (did a file change?); update the model again"
+        )
+    return data
 
 
 # --------------------------------------------------------------------------- writing
@@ -170,6 +229,7 @@ def save_run(model: Recommender, out: str | Path, run: RunInfo) -> dict[str, Any
         "params": params,
         "fit_seconds": round(run.fit_seconds, 3),
         "command": run.command,
+        "updates": [_portable_update(u, out) for u in run.updates] or None,
         "lmrec_version": __version__,
         "commit": git_commit(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -181,6 +241,45 @@ def save_run(model: Recommender, out: str | Path, run: RunInfo) -> dict[str, Any
 
         write_curves(history.epochs, out)
     return record
+
+
+def save_run_atomically(model: Recommender, out: str | Path, run: RunInfo) -> dict[str, Any]:
+    """:func:`save_run` into a temporary sibling of ``out``, then one rename into place.
+
+    ``out`` must not exist or be an empty directory. An interruption before the rename
+    leaves no ``out`` at all (and the temporary directory is removed on errors), so a
+    reader never finds a half-written run."""
+    import shutil
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        record = save_run(model, tmp, run)
+        if out.is_dir():
+            out.rmdir()  # empty (checked by the caller); a non-empty one raises here
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return record
+
+
+def _portable_update(update: dict[str, Any], out: Path) -> dict[str, Any]:
+    """An update record with its file paths relative to the directory lmrec ran in, and
+    its events and items files also relative to the run directory (tried second)."""
+    portable = dict(update)
+    for key, from_run in UPDATE_FILES:
+        value = portable.get(key)
+        if isinstance(value, str) and value:
+            portable[from_run] = _relative(value, out)
+            portable[key] = _relative(value, Path.cwd()) if os.path.isabs(value) else value
+    for key in ("run", "from"):
+        value = portable.get(key)
+        if isinstance(value, str) and os.path.isabs(value):
+            portable[key] = _relative(value, Path.cwd())
+    return portable
 
 
 def portable_command(argv: Sequence[str], cwd: str | Path | None = None) -> str:
@@ -272,8 +371,24 @@ def read_run(run_dir: str | Path) -> RunInfo:
         split_protocol=str(raw.get("split_protocol", "")),
         fit_seconds=float(raw.get("fit_seconds", math.nan)),
         command=str(raw.get("command", "")),
+        updates=[_resolve_update(u, run_dir) for u in raw.get("updates") or []],
         recorded=raw,
     )
+
+
+def _resolve_update(update: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """An update record from run.json with its files as paths usable from here (from the
+    current directory if they exist there, else from the run directory); a missing file
+    stays as recorded (only rebuilding the run's data needs it)."""
+    out = dict(update)
+    for key, from_run in UPDATE_FILES:
+        value, relative = out.pop(key, None), out.pop(from_run, None)
+        if not value:
+            continue
+        if not Path(value).expanduser().exists() and relative and (run_dir / relative).exists():
+            value = os.path.normpath(run_dir / relative)
+        out[key] = value
+    return out
 
 
 def load_run(run_dir: str | Path) -> tuple[Recommender, RunInfo]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from safetensors.numpy import load_file, save_file
 
@@ -344,6 +345,28 @@ def check_explain(model: Recommender, data: Dataset) -> None:
     assert {e.item_id for e in raw} <= {"i0", "i1"}
 
 
+def check_update(model: Recommender, data: Dataset) -> None:
+    import copy
+
+    updated = copy.deepcopy(model)  # the fitted fixture is shared
+    events = pd.DataFrame(
+        {
+            "user_id": ["u_arrival", "u_arrival", "u1"],
+            "item_id": ["i0", "i_arrival", "i1"],
+            "timestamp": [1e9, 1e9 + 1, 1e9 + 2],
+        }
+    )
+    items = pd.DataFrame({"item_id": ["i_arrival"], "title": ["Item arrival"]})
+    assert updated.update(events, items, epochs=1) is updated
+    assert updated.idmap_.has_user("u_arrival") and updated.idmap_.has_item("i_arrival")
+    assert list(updated.idmap_.items[: data.n_items]) == list(data.idmap.items)
+    scores = updated.score(["u_arrival", "u1"])
+    assert scores.shape == (2, data.n_items + 1) and np.isfinite(scores).all()
+    ids, _ = updated.recommend(["u_arrival"], k=3)
+    assert not {"i0", "i_arrival"} & set(ids[0])  # the new events count as seen
+    assert model.idmap_.n_items == data.n_items  # the original is untouched
+
+
 #: What each capability must do when declared.
 CAPABILITY_CHECKS: dict[str, Callable[[Recommender, Dataset], None]] = {
     "score_histories": check_score_histories,
@@ -353,6 +376,7 @@ CAPABILITY_CHECKS: dict[str, Callable[[Recommender, Dataset], None]] = {
     "predict_behaviour": check_predict_behaviour,
     "source_weights": check_source_weights,
     "explain": check_explain,
+    "update": check_update,
 }
 
 #: The calls that must raise CapabilityError when a capability is not declared.
@@ -367,6 +391,7 @@ CAPABILITY_CALLS: dict[str, list[Callable[[Recommender], object]]] = {
     "predict_behaviour": [lambda m: m.predict_behaviour(["u0"], ["i0"])],
     "source_weights": [lambda m: m.source_weights_of(["u0"])],
     "explain": [lambda m: m.explain("u0", "i0")],
+    "update": [lambda m: m.update(pd.DataFrame({"user_id": ["u0"], "item_id": ["i0"]}))],
 }
 
 

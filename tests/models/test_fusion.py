@@ -157,3 +157,71 @@ def test_id_dropout_needs_text_and_a_range(world):
         SequenceTransformer(id_dropout=0.3).fit(world)
     with pytest.raises(ConfigError, match=r"id_dropout must be in \[0, 1\)"):
         SequenceTransformer(fusion="add", id_dropout=1.0).fit(world)
+
+
+def test_mask_untrained_leaves_untrained_items_out_of_the_training_softmax():
+    """In training the loss is the cross-entropy over trained items only (both loss paths)
+    and an untrained item's bias and vector get no gradient; at inference it is scored."""
+    from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        n_items=5, dim=8, heads=2, layers=1, max_len=4, fusion="add", text_dim=3,
+        mask_untrained=True,
+    )  # fmt: skip
+    net = SequenceTransformerNet(config)
+    trained = np.array([True, True, True, False, True])
+    net.fusion.set_text(np.eye(5, 3, dtype=np.float32), trained)
+    net.set_trained(trained)
+    items = torch.tensor([[1, 2, 3, 5], [0, 5, 2, 1]])
+    targets = torch.tensor([[2, 3, 5, 1], [0, 2, 1, 5]])  # catalogue item 4 is never a target
+    net.train()
+    torch.manual_seed(1)
+    logits, loss = net(items, targets=targets, need_logits=True)
+    assert torch.isinf(logits[:, 3]).all() and torch.isfinite(logits[:, [0, 1, 2, 4]]).all()
+    keep = [0, 1, 2, 4]
+    y = targets[targets != 0] - 1
+    expected = torch.nn.functional.cross_entropy(
+        logits[:, keep], torch.tensor([keep.index(int(v)) for v in y])
+    )
+    assert torch.allclose(loss, expected)
+    torch.manual_seed(1)
+    _, chunked = net(items, targets=targets, need_logits=False)
+    assert torch.allclose(chunked, loss, atol=1e-6)
+    chunked.backward()
+    assert float(net.out_bias.grad[4]) == 0.0  # row 4 = catalogue item 3
+    assert float(net.item_emb.weight.grad[4].abs().sum()) == 0.0
+    assert float(net.out_bias.grad[1].abs()) > 0
+    net.eval()
+    with torch.no_grad():
+        assert torch.isfinite(net(items)[0]).all()  # at inference every item is scored
+
+
+def test_new_items_start_from_the_mean_bias_of_the_others():
+    from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+
+    net = SequenceTransformerNet(TransformerConfig(n_items=4, dim=8, heads=2, layers=1))
+    with torch.no_grad():
+        net.out_bias[1:5] = torch.tensor([1.0, 2.0, 6.0, -3.0])
+    net.new_items_start(np.array([False, False, True, False]))
+    assert net.out_bias[1:5].tolist() == [1.0, 2.0, 0.0, -3.0]
+
+
+def test_mask_untrained_ranks_new_items_higher_in_the_full_catalogue(world, cache_dir):
+    """Without the mask every step pushes the cold items down as negatives; with it they
+    compete by their text (synthetic titles name the item's category)."""
+    from lmrec.evaluate.cold_start import evaluate_cold_items_full
+
+    cold = cold_item_split(world, fraction=0.25, seed=0)
+    recall = {}
+    for mask in (False, True):
+        model = SequenceTransformer(
+            **FAST, fusion="add", text_cache_dir=cache_dir, mask_untrained=mask
+        ).fit_split(cold.split, "test")
+        recall[mask] = evaluate_cold_items_full(model, cold)[0].metrics["recall@20"]
+    assert recall[True] > recall[False] + 0.05
+
+
+def test_mask_untrained_needs_item_text(world):
+    with pytest.raises(ConfigError, match="mask_untrained .* needs item text"):
+        SequenceTransformer(mask_untrained=True).fit(world)

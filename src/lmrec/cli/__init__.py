@@ -3,7 +3,8 @@
 The commands are plain functions in modules by area: :mod:`~lmrec.cli.data`,
 :mod:`~lmrec.cli.train`, :mod:`~lmrec.cli.evaluate`, :mod:`~lmrec.cli.explore` (look inside
 a run), :mod:`~lmrec.cli.diversity` (re-ranking sweeps), :mod:`~lmrec.cli.compare`,
-:mod:`~lmrec.cli.compress`, :mod:`~lmrec.cli.serve` and :mod:`~lmrec.cli.demo`; they are
+:mod:`~lmrec.cli.compress`, :mod:`~lmrec.cli.update` (continue training on new events),
+:mod:`~lmrec.cli.serve` and :mod:`~lmrec.cli.demo`; they are
 registered below, in the order ``lmrec --help`` lists them.
 The group and its error handling are in :mod:`~lmrec.cli.app`, shared options in
 :mod:`~lmrec.cli.options`, tables and charts in :mod:`~lmrec.cli.display`.
@@ -16,7 +17,18 @@ Importing this package imports no numpy, pandas or torch (each command imports w
 needs inside its function), so ``lmrec --help`` answers at once.
 """
 
-from lmrec.cli import compare, compress, data, demo, diversity, evaluate, explore, serve, train
+from lmrec.cli import (
+    compare,
+    compress,
+    data,
+    demo,
+    diversity,
+    evaluate,
+    explore,
+    serve,
+    train,
+    update,
+)
 from lmrec.cli.app import app, data_app, keys_app, main
 
 data_app.command("list")(data.data_list)
@@ -35,6 +47,7 @@ app.command("plot")(explore.plot)
 app.command("diversity")(diversity.diversity)
 app.command("compare")(compare.compare)
 app.command("compress")(compress.compress)
+app.command("update")(update.update)
 app.command("serve")(serve.serve)
 keys_app.command("create")(serve.keys_create)
 app.command("demo")(demo.demo)

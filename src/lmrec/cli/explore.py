@@ -134,12 +134,10 @@ def _multi_interests(
 ) -> None:
     from lmrec.evaluate.diversity import item_space
     from lmrec.rerank.interests import MultiInterestLists
-    from lmrec.runs import check_same_ids, load_run, rebuild_split
+    from lmrec.runs import fitted_data, load_run
 
     model, run = load_run(run_dir)
-    _, split = rebuild_split(run)
-    fit_data = split.fit_data("test")
-    check_same_ids(model, fit_data, run_dir)
+    fit_data = fitted_data(model, run, run_dir)
     lists = MultiInterestLists(
         model, fit_data, item_space(fit_data, space), 0.5, n_interests=n_interests
     )

@@ -76,6 +76,7 @@ CAPABILITIES: tuple[str, ...] = (
     "predict_behaviour",
     "source_weights",
     "explain",
+    "update",
 )
 
 
@@ -476,6 +477,12 @@ class Recommender(ABC):
         score, strongest first (:class:`~lmrec.models.explain.Attribution` list).
         Capability ``explain``."""
         self._require("explain")
+        raise NotImplementedError  # pragma: no cover
+
+    def update(self, events: Any, items: Any = None, **options: Any) -> Self:
+        """Continue training on new events (new users and items included) without
+        retraining from scratch; returns self. Capability ``update``."""
+        self._require("update", "retrain the model on all its data instead")
         raise NotImplementedError  # pragma: no cover
 
     def source_weights_of(self, user_ids: Sequence[object]) -> Any:

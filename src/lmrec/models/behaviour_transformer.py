@@ -55,7 +55,7 @@ class BehaviourTransformer(SequenceTransformer):
 
     model_type = "transformer-behaviour"
     saves_ratings = True  # the like task reads the history's ratings
-    capabilities = SequenceTransformer.capabilities | {"predict_behaviour"}
+    capabilities = (SequenceTransformer.capabilities - {"update"}) | {"predict_behaviour"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
         "target": "auto",

@@ -31,11 +31,48 @@ step, so a 384 → 128 reduction makes that step three times cheaper for little 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 
 FUSIONS: tuple[str, ...] = ("id", "add", "concat", "gate", "text")
+
+
+@dataclass(frozen=True)
+class TextBasis:
+    """The centring and principal axes :func:`reduce_text` found, kept with a fitted model
+    so that the text of items added later (an update) lands in the same reduced space."""
+
+    mean: np.ndarray  # (text_dim,)
+    components: np.ndarray  # (n_components, text_dim)
+    scale: float
+
+    def apply(self, embeddings: np.ndarray) -> np.ndarray:
+        """Reduced rows (n, n_components) float32; zero rows (empty texts) stay zero."""
+        z = np.asarray(embeddings, dtype=np.float64)
+        has = np.linalg.norm(z, axis=1) > 0
+        out = np.zeros((len(z), len(self.components)), dtype=np.float32)
+        out[has] = ((z[has] - self.mean) @ self.components.T) / self.scale
+        return out
+
+
+def fit_text_basis(embeddings: np.ndarray, n_components: int = 128) -> TextBasis:
+    """Centre the non-empty rows and keep their top principal components, scaled so the
+    non-empty rows have unit mean norm, whatever the encoder's scale."""
+    z = np.asarray(embeddings, dtype=np.float64)
+    has = np.linalg.norm(z, axis=1) > 0
+    k = min(n_components, z.shape[1])
+    if has.sum() < 2:  # nothing to centre: every text maps to zero
+        return TextBasis(np.zeros(z.shape[1]), np.zeros((k, z.shape[1])), 1.0)
+    mean = z[has].mean(axis=0)
+    centred = z[has] - mean
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = np.zeros((k, z.shape[1]))
+    components[: len(vt[:k])] = vt[:k]
+    scale = max(float(np.linalg.norm(centred @ components.T, axis=1).mean()), 1e-12)
+    return TextBasis(mean, components, scale)
 
 
 def reduce_text(embeddings: np.ndarray, n_components: int = 128) -> np.ndarray:
@@ -44,17 +81,7 @@ def reduce_text(embeddings: np.ndarray, n_components: int = 128) -> np.ndarray:
     Empty texts (zero rows) stay zero. The result is scaled so non-empty rows have unit
     mean norm, whatever the encoder's scale.
     """
-    z = np.asarray(embeddings, dtype=np.float64)
-    has = np.linalg.norm(z, axis=1) > 0
-    out = np.zeros((len(z), min(n_components, z.shape[1])), dtype=np.float32)
-    if has.sum() < 2:
-        return out
-    centred = z[has] - z[has].mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    reduced = centred @ vt[: out.shape[1]].T
-    reduced /= max(float(np.linalg.norm(reduced, axis=1).mean()), 1e-12)
-    out[has, : reduced.shape[1]] = reduced
-    return out
+    return fit_text_basis(embeddings, n_components).apply(embeddings)
 
 
 class TextFusion(nn.Module):
@@ -114,4 +141,4 @@ class TextFusion(nn.Module):
         return gate * x + (1 - gate) * t
 
 
-__all__ = ["FUSIONS", "TextFusion"]
+__all__ = ["FUSIONS", "TextBasis", "TextFusion", "fit_text_basis", "reduce_text"]

@@ -54,7 +54,7 @@ class RatingTransformer(SequenceTransformer):
 
     model_type = "transformer-rating"
     saves_ratings = True
-    capabilities = SequenceTransformer.capabilities | {"predict_ratings"}
+    capabilities = (SequenceTransformer.capabilities - {"update"}) | {"predict_ratings"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
         "rating_weight": 1.0,

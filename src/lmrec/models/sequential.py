@@ -18,20 +18,23 @@ the same directory resumes where the last one stopped.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 import torch
 
 from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.data.split import Part, Split
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, DataError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender, check_k
 from lmrec.models.compress import check_compression, int8_scoring_net, prune_magnitude
 from lmrec.models.configured import Configured
 from lmrec.models.explain import Attribution, gradient_x_input
-from lmrec.models.fusion import FUSIONS, reduce_text
+from lmrec.models.fusion import FUSIONS, TextBasis, fit_text_basis
 from lmrec.models.interests import Interests, category_matrix, summarise
 from lmrec.models.torch_state import load_module, module_arrays, module_state
 from lmrec.models.transformer import (
@@ -74,7 +77,7 @@ class SequenceTransformer(Configured, Recommender):
     """
 
     model_type = "transformer"
-    capabilities = frozenset({"score_histories", "interests", "predict_proba", "explain"})
+    capabilities = frozenset({"score_histories", "interests", "predict_proba", "explain", "update"})
     param_sources = (TransformerConfig, TrainConfig)
     data_fields = DATA_FIELDS
     #: Whether the model file keeps each event's rating (models whose heads read them).
@@ -139,6 +142,11 @@ class SequenceTransformer(Configured, Recommender):
                 f"id_dropout drops ID embeddings in favour of item text: it needs fusion add, "
                 f"concat or gate, not {self.fusion!r}"
             )
+        if self.mask_untrained and self.fusion == "id":
+            raise ConfigError(
+                "mask_untrained leaves untrained items out of training so that their text "
+                "can rank them later: it needs item text (fusion add, concat, gate or text)"
+            )
         if not self.diversity_weight >= 0:
             raise ConfigError(f"diversity_weight must be >= 0, got {self.diversity_weight}")
         if self.diversity_weight > 0 and self.sampled_softmax > 0:
@@ -162,12 +170,14 @@ class SequenceTransformer(Configured, Recommender):
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
         torch.manual_seed(self.seed)
+        self.text_basis_: TextBasis | None = None
         text = self._encode_item_texts(train_data) if self.fusion != "id" else None
         text_dim = 0 if text is None else text.shape[1]
         self.net_ = SequenceTransformerNet(self.net_config(train_data.n_items, text_dim))
+        trained = np.bincount(train_data.item_index(), minlength=train_data.n_items) > 0
         if text is not None:
-            trained = np.bincount(train_data.item_index(), minlength=train_data.n_items) > 0
             self.net_.fusion.set_text(text, trained)
+        self.net_.set_trained(trained)
         parameters = None
         if self.init_from is not None:
             self._load_pretrained(train_data)
@@ -185,6 +195,8 @@ class SequenceTransformer(Configured, Recommender):
             checkpoint_dir=self.checkpoint_dir,
             resume=self.checkpoint_dir is not None,
         )
+        if self.mask_untrained:
+            self.net_.new_items_start(~trained)
         self.temperature_ = 1.0
         if valid is not None and len(valid.interactions):
             self.calibrate(valid)
@@ -206,7 +218,8 @@ class SequenceTransformer(Configured, Recommender):
                 f"{data.name}: no item has any text (title, categories, text or reviews); "
                 f"fusion={self.fusion!r} needs item text, use fusion='id'"
             )
-        return reduce_text(z, n_components=TEXT_COMPONENTS)
+        self.text_basis_ = fit_text_basis(z, n_components=TEXT_COMPONENTS)
+        return self.text_basis_.apply(z)
 
     def calibrate(self, held_out: Dataset) -> dict[str, float]:
         """Fit the softmax temperature on held-out next events (e.g. validation targets).
@@ -412,6 +425,176 @@ class SequenceTransformer(Configured, Recommender):
         self.__dict__.pop("_user_states", None)  # pruning changed the weights in place
         return self
 
+    # ------------------------------------------------------------------ update
+    def update(
+        self,
+        events: Dataset | pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        *,
+        epochs: int = 3,
+        replay: float = 1.0,
+        lr: float | None = None,
+        text_model: str | None = None,
+    ) -> SequenceTransformer:
+        """Continue training on ``events`` (a Dataset, or a frame with ``user_id``,
+        ``item_id`` and optionally ``timestamp``, ``behaviour``), in place; returns self.
+
+        New users and items join at the end of the id map (old indices keep their meaning);
+        a new item starts from its text (``items``: a table with ``item_id`` and ``title`` /
+        ``text`` / ``categories``, or the Dataset's own item table), see
+        :mod:`lmrec.models.grow`, and from the mean output bias. Then ``epochs`` epochs of the
+        model's own objective run over the users with new events plus ``replay`` times as
+        many other users drawn at random (so the update does not forget the rest), with a
+        fresh optimizer at ``lr`` (default: the model's). Nothing is validated or stopped
+        early: an update is a short, fixed amount of training.
+
+        Events older than the model's latest event are refused: an update adds what
+        happened after the model's data (retrain to insert the past).
+        """
+        from lmrec.models.grow import append_events, grow_item_rows, grown_idmap, new_ids
+
+        self._check_fitted()
+        self._check_updatable(epochs, replay)
+        new = _as_dataset(events, items)
+        self._check_not_older(new)
+        users_new = new_ids(self.idmap_.users, new.interactions["user_id"])
+        items_new = new_ids(self.idmap_.items, new.interactions["item_id"])
+        idmap = grown_idmap(self.idmap_, users_new, items_new)
+        frame = new.interactions
+        seqs = append_events(
+            self.sequences_,
+            idmap.n_users,
+            idmap.user_index(frame["user_id"]),
+            idmap.item_index(frame["item_id"]) + 1,
+            frame["behaviour"].cat.codes.to_numpy().astype(np.int64) + 1,
+            frame["timestamp"].to_numpy(dtype=np.float64),
+        )
+        n_old = self.idmap_.n_items
+        net = SequenceTransformerNet(replace(self.net_.config, n_items=idmap.n_items))
+        net.load_state_dict(grow_item_rows(self.net_.state_dict(), net.state_dict(), n_old))
+        trained = np.zeros(idmap.n_items, dtype=bool)
+        trained[np.concatenate(seqs.items) - 1] = True
+        self._start_new_items(net, new, items_new, n_old, text_model)
+        if net.fusion is not None:
+            text = net.fusion.text[1 : idmap.n_items + 1].numpy()
+            net.fusion.set_text(text, trained)
+        net.set_trained(trained)
+        touched = np.unique(idmap.user_index(frame["user_id"]))
+        rows = _with_replay(touched, seqs, replay, self.seed)
+        part = UserSequences(
+            [seqs.items[r] for r in rows],
+            [seqs.behaviours[r] for r in rows],
+            [seqs.timestamps[r] for r in rows],
+        )
+        objective = self._sequence_objective(net, part)
+        config = replace(self.train_config(), epochs=epochs, lr=lr or self.lr, patience=epochs)
+        steps = epochs * len(objective.batches(np.random.default_rng(0), config.batch_size))
+        config = replace(config, warmup_steps=max(1, min(config.warmup_steps, steps // 10)))
+        if len(objective.windows.user):
+            self.history_ = run_training(
+                net, objective, config, validate=None, progress=self.progress
+            )
+        net.eval()
+        self.net_ = net
+        self.idmap_ = idmap
+        self.sequences_ = seqs
+        self.seen_ = _seen_matrix(seqs, idmap.n_items)
+        self.item_titles_, self.item_categories_ = _grown_item_info(
+            self.item_titles_, self.item_categories_, new, items_new
+        )
+        self._int8_net = None
+        self.__dict__.pop("_user_states", None)
+        return self
+
+    def _check_updatable(self, epochs: int, replay: float) -> None:
+        if not self.supports("update"):
+            self._require("update", "retrain the model on all its data instead")
+        if self.quantize is not None or self.prune > 0:
+            raise ConfigError(
+                "this model is compressed (quantize/prune); update the uncompressed run, "
+                "then compress the result"
+            )
+        if self.finetune_mode == "lora":
+            raise ConfigError("update a LoRA fine-tune's merged weights: not supported; retrain")
+        if epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {epochs}")
+        if not replay >= 0:
+            raise ConfigError(f"replay must be >= 0, got {replay}")
+
+    def _check_not_older(self, new: Dataset) -> None:
+        """Refuse events before the model's latest event, naming the first one."""
+        stamps = np.concatenate(self.sequences_.timestamps)
+        if not len(stamps) or np.isnan(stamps).all():
+            return
+        latest = float(np.nanmax(stamps))
+        times = new.interactions["timestamp"].to_numpy(dtype=np.float64)
+        if np.isnan(times).any():
+            row = int(np.flatnonzero(np.isnan(times))[0])
+            raise DataError(
+                f"{new.name}: row {row + 1} has no timestamp; the model's events have "
+                "timestamps, so the update's must too (is the time column named differently?)"
+            )
+        older = np.flatnonzero(times < latest)
+        if len(older):
+            first = new.interactions.iloc[older[0]]
+            raise DataError(
+                f"{new.name}: {len(older)} event(s) are older than the model's latest event "
+                f"(timestamp {latest:.0f}), e.g. user {first['user_id']!r}, item "
+                f"{first['item_id']!r} at {times[older[0]]:.0f}; an update adds what happened "
+                "after the model's data; retrain to add the past"
+            )
+
+    def _start_new_items(
+        self,
+        net: SequenceTransformerNet,
+        new: Dataset,
+        items_new: list[str],
+        n_old: int,
+        text_model: str | None,
+    ) -> None:
+        """New rows n_old+1.. of ``net``: ID embedding from the text neighbours (mean
+        embedding without text), the mean output bias, and (with fusion) their text."""
+        if not items_new:
+            return
+        from lmrec.models.grow import text_neighbours
+        from lmrec.text.item_text import describe_item, encode_texts
+
+        table = new.items.set_index("item_id")
+        texts = [
+            describe_item(table.loc[i, "title"], table.loc[i, "categories"], table.loc[i, "text"])
+            if i in table.index
+            else ""
+            for i in items_new
+        ]
+        rows = torch.arange(n_old + 1, n_old + 1 + len(items_new))
+        with torch.no_grad():
+            ids = net.item_emb.weight
+            old_ids = ids[1 : n_old + 1]
+            ids[rows] = old_ids.mean(0)
+            has = np.array([bool(t) for t in texts])
+            if has.any():
+                kw = {"text_model": text_model or self.text_model, "progress": False}
+                titles, categories = self.item_titles_, self.item_categories_
+                catalogue = [describe_item(t, c) for t, c in zip(titles, categories, strict=True)]
+                z_cat = encode_texts(catalogue, cache_dir=self.text_cache_dir, **kw)
+                z_new = encode_texts([t for t in texts if t], cache_dir=self.text_cache_dir, **kw)
+                if z_cat.any():  # else nothing to borrow from: the mean embedding stays
+                    top, w = text_neighbours(z_new, z_cat)
+                    borrowed = (old_ids[torch.as_tensor(top)] * torch.as_tensor(w)[..., None]).sum(
+                        1
+                    )
+                    ids[rows[torch.as_tensor(has)]] = borrowed
+                if net.fusion is not None:
+                    if self.text_basis_ is None:
+                        raise ConfigError(
+                            "this text-fusion model was saved before updates could place new "
+                            "items' text (it has no text basis); retrain it to add new items"
+                        )
+                    reduced = torch.from_numpy(self.text_basis_.apply(z_new))
+                    net.fusion.text[rows[torch.as_tensor(has)]] = reduced
+                    net.fusion.has_text[rows[torch.as_tensor(has)]] = 1.0
+            net.new_items_start(np.arange(net.config.n_items) >= n_old)
+
     def _score_histories(
         self,
         indices: list[np.ndarray],
@@ -511,6 +694,11 @@ class SequenceTransformer(Configured, Recommender):
         state = module_arrays(self.net_)
         state["temperature"] = np.array([self.temperature_], dtype=np.float64)
         state.update(sequence_arrays(self.sequences_, ratings=self.saves_ratings))
+        basis = getattr(self, "text_basis_", None)
+        if basis is not None:  # lets an update place new items' text (models saved since)
+            state["text_basis.mean"] = basis.mean
+            state["text_basis.components"] = basis.components
+            state["text_basis.scale"] = np.array([basis.scale])
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
@@ -526,6 +714,64 @@ class SequenceTransformer(Configured, Recommender):
         self.net_.eval()
         self.temperature_ = float(arrays["temperature"][0]) if "temperature" in arrays else 1.0
         self.sequences_ = sequences_from_arrays(arrays)
+        self.text_basis_ = None
+        if "text_basis.mean" in arrays:
+            self.text_basis_ = TextBasis(
+                np.asarray(arrays["text_basis.mean"]),
+                np.asarray(arrays["text_basis.components"]),
+                float(arrays["text_basis.scale"][0]),
+            )
+
+
+def _as_dataset(events: Dataset | pd.DataFrame, items: pd.DataFrame | None) -> Dataset:
+    """The update's events as a Dataset (a frame is checked as any interactions are)."""
+    if isinstance(events, Dataset):
+        if items is None:
+            return events
+        return Dataset.from_frames(events.interactions, items, name=events.name)
+    if not isinstance(events, pd.DataFrame):
+        raise ConfigError(
+            f"update expects a Dataset or a DataFrame of events, got {type(events).__name__}"
+        )
+    return Dataset.from_frames(events, items, name="update events")
+
+
+def _with_replay(touched: np.ndarray, seqs: UserSequences, replay: float, seed: int) -> np.ndarray:
+    """The users an update trains on: those with new events plus ``replay`` times as many
+    others (with 2 or more events) drawn at random, seeded."""
+    lengths = np.array([len(s) for s in seqs.items])
+    others = np.setdiff1d(np.flatnonzero(lengths >= 2), touched)
+    n = min(len(others), round(replay * len(touched)))
+    drawn = np.random.default_rng(seed).choice(others, size=n, replace=False) if n else []
+    return np.sort(np.concatenate([touched, np.asarray(drawn, dtype=np.int64)]))
+
+
+def _seen_matrix(seqs: UserSequences, n_items: int) -> sp.csr_matrix:
+    """Users × items, 1 where the user's sequence holds the item."""
+    lengths = [len(s) for s in seqs.items]
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    cols = np.concatenate(seqs.items) - 1 if sum(lengths) else np.zeros(0, np.int64)
+    m = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(lengths), n_items)
+    )
+    m.data[:] = 1.0  # duplicates summed by the constructor count once
+    return m
+
+
+def _grown_item_info(
+    titles: np.ndarray, categories: list[list[str]], new: Dataset, items_new: list[str]
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Titles and categories with the new items' appended (empty when the data has none)."""
+    table = new.items.set_index("item_id")
+    extra_titles, extra_categories = [], []
+    for i in items_new:
+        known = i in table.index
+        extra_titles.append(str(table.loc[i, "title"]) if known else "")
+        extra_categories.append([str(c) for c in table.loc[i, "categories"]] if known else [])
+    return (
+        np.concatenate([titles, np.asarray(extra_titles, dtype=object)]),
+        [*categories, *extra_categories],
+    )
 
 
 def _raw_sequences(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -69,6 +70,10 @@ class TransformerConfig:
     fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
     id_dropout: float = 0.0  # training: share of items seen by their text alone (fusion.py)
+    #: Training: items with no training event are left out of the softmax. They are new
+    #: items, not negatives: without this every step pushes their text vectors and biases
+    #: away from every user, and a new item can never win a place in the full catalogue.
+    mask_untrained: bool = False
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
@@ -191,6 +196,9 @@ class SequenceTransformerNet(nn.Module):
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.layers))
         self.out_norm = nn.LayerNorm(c.dim)
         self.out_bias = nn.Parameter(torch.zeros(c.n_items + 2))
+        # 0 for trained items, -inf for untrained ones (mask_untrained; set by set_trained).
+        # Not saved: it matters in training only, and new_items_start bakes its consequence.
+        self.register_buffer("untrained_penalty", torch.zeros(c.n_items), persistent=False)
         self.fusion = (
             TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim, c.id_dropout)
             if c.fusion != "id"
@@ -297,13 +305,40 @@ class SequenceTransformerNet(nn.Module):
         h = self.out_norm(h)
         return h if queries is None else h[:, T:]
 
+    def output_bias(self) -> torch.Tensor:
+        """The catalogue's output biases (n_items,); in training with ``mask_untrained``,
+        -inf for items that have no training event (see :meth:`set_trained`)."""
+        bias = self.out_bias[1 : self.config.n_items + 1]
+        if self.training and self.config.mask_untrained:
+            return bias + self.untrained_penalty
+        return bias
+
+    @torch.no_grad()
+    def set_trained(self, trained: torch.Tensor | np.ndarray) -> None:
+        """Which catalogue items (n_items,) have training events: the others are left out
+        of the training softmax when the config says ``mask_untrained``."""
+        keep = torch.as_tensor(np.asarray(trained, dtype=bool))
+        self.untrained_penalty.copy_(torch.where(keep, 0.0, float("-inf")))
+
+    @torch.no_grad()
+    def new_items_start(self, new: torch.Tensor | np.ndarray) -> None:
+        """Give catalogue items ``new`` (n_items,) bool the mean output bias of the others.
+
+        A new item's bias was never trained (with ``mask_untrained`` it stayed at its
+        initial 0, which is not where trained biases end up); the average item's bias says
+        "as likely as a typical item" until events say more, and its text does the rest."""
+        new = torch.as_tensor(np.asarray(new, dtype=bool))
+        bias = self.out_bias[1 : self.config.n_items + 1]
+        if bool(new.any()) and not bool(new.all()):
+            bias[new] = bias[~new].mean()
+
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
         if self.output is not None:
             return self.output(states)
         table = self.item_table() if table is None else table
         weight = table[1 : self.config.n_items + 1]  # (N, C)
-        return states @ weight.T + self.out_bias[1 : self.config.n_items + 1]
+        return states @ weight.T + self.output_bias()
 
     # ------------------------------------------------------------------- forward
     def forward(
@@ -338,7 +373,7 @@ class SequenceTransformerNet(nn.Module):
             return self._sampled_loss(h, y, table)
         if not need_logits:
             n = self.config.n_items
-            return None, linear_cross_entropy(h, table[1 : n + 1], self.out_bias[1 : n + 1], y)
+            return None, linear_cross_entropy(h, table[1 : n + 1], self.output_bias(), y)
         logits = self.logits(h, table)  # (P, N)
         return logits, F.cross_entropy(logits, y)
 
@@ -410,8 +445,8 @@ class SequenceTransformerNet(nn.Module):
         """
         n = self.config.n_items
         neg = torch.randint(0, n, (self.config.sampled_softmax,), device=h.device)  # (S,)
-        weight = table[1:]
-        bias = self.out_bias[1:]
+        weight = table[1 : n + 1]
+        bias = self.output_bias()
         pos_logit = (h * weight[y]).sum(-1, keepdim=True) + bias[y, None]  # (P, 1)
         neg_logit = h @ weight[neg].T + bias[neg]  # (P, S)
         neg_logit = neg_logit.masked_fill(neg[None, :] == y[:, None], float("-inf"))

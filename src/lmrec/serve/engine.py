@@ -25,7 +25,8 @@ import numpy as np
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
 from lmrec.models.base import Recommender, top_k
-from lmrec.serve.new_items import NewItem, NewItemTable, place, unit_rows
+from lmrec.models.grow import unit_rows
+from lmrec.serve.new_items import NewItem, NewItemTable, place
 from lmrec.serve.retrieval import build_index, factor_vectors
 from lmrec.serve.store import Event, EventStore
 
@@ -424,12 +425,10 @@ class Engine:
 def load_engine(run_dir: str | Path, store: EventStore, index: str = "auto") -> Engine:
     """The run in ``run_dir`` with its fitting data rebuilt from run.json."""
     from lmrec.evaluate.report import code_version
-    from lmrec.runs import check_same_ids, load_run, rebuild_split
+    from lmrec.runs import fitted_data, load_run
 
     model, run = load_run(run_dir)
-    _, split = rebuild_split(run)
-    fit_data = split.fit_data("test")
-    check_same_ids(model, fit_data, run_dir)
+    fit_data = fitted_data(model, run, run_dir)
     version = f"{run.model}@{Path(run_dir).name}:{code_version()['commit'][:7]}"
     return Engine(model, fit_data, store, str(run_dir), version, index)
 

@@ -21,11 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmrec.errors import ConfigError
-
-#: Catalogue neighbours a new item borrows its score from, and the softmax temperature of
-#: their cosine similarities (0.05: the nearest few dominate, far ones count little).
-NEIGHBOURS = 10
-TEMPERATURE = 0.05
+from lmrec.models.grow import NEIGHBOURS, text_neighbours
 
 
 @dataclass(frozen=True)
@@ -86,22 +82,8 @@ class NewItemTable:
         return np.where(total > 0, out / np.maximum(total, 1e-12), -np.inf).astype(np.float32)
 
 
-def place(
-    items: list[NewItem], vectors: np.ndarray, catalogue: np.ndarray, m: int = NEIGHBOURS
-) -> NewItemTable:
+def place(items: list[NewItem], vectors: np.ndarray, catalogue: np.ndarray) -> NewItemTable:
     """Neighbours and weights of ``items`` (their unit ``vectors``) among the ``catalogue``'s
     unit text vectors (zero rows: items without text, never neighbours)."""
-    m = min(m, len(catalogue))
-    sims = vectors @ catalogue.T  # (n_new, n_items)
-    sims[:, ~catalogue.any(axis=1)] = -np.inf
-    top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
-    top_sims = np.take_along_axis(sims, top, axis=1)
-    z = (top_sims - top_sims.max(axis=1, keepdims=True)) / TEMPERATURE
-    w = np.exp(z)
-    w /= w.sum(axis=1, keepdims=True)
-    return NewItemTable(list(items), vectors, top.astype(np.int64), w.astype(np.float32))
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    top, w = text_neighbours(vectors, catalogue, NEIGHBOURS)
+    return NewItemTable(list(items), vectors, top, w)

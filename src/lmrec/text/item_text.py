@@ -62,15 +62,20 @@ def item_texts(
     by_item = {} if reviews is None else _reviews_by_item(reviews, max_reviews)
     out: list[str] = []
     for item in data.idmap.items:
-        parts: list[str] = []
+        text = ""
         if item in items.index:
             row = items.loc[item]
-            parts += [str(row["title"]).strip(), _categories(row["categories"])]
-            parts.append(str(row["text"]).strip())
-        parts.append(by_item.get(str(item), ""))
-        text = ". ".join(p for p in parts if p)
+            text = describe_item(row["title"], row["categories"], row["text"])
+        text = ". ".join(p for p in (text, by_item.get(str(item), "")) if p)
         out.append(text[:max_chars])
     return out
+
+
+def describe_item(title: object, categories: object = (), text: object = "") -> str:
+    """One item's text from its title, categories and text column (the parts of
+    :func:`item_texts` without reviews); "" when all are empty."""
+    parts = [str(title).strip(), _categories(categories), str(text).strip()]
+    return ". ".join(p for p in parts if p)
 
 
 def encode_texts(
@@ -107,4 +112,4 @@ def has_text(data: Dataset) -> bool:
     return any(item_texts(data))
 
 
-__all__ = ["encode_items", "encode_texts", "has_text", "item_texts"]
+__all__ = ["describe_item", "encode_items", "encode_texts", "has_text", "item_texts"]

@@ -1,0 +1,129 @@
+"""Growing a fitted model's catalogue and users: the mechanics of an incremental update.
+
+Why here: an update (``SequenceTransformer.update``) must add users and items to a model
+without moving the ones it has, so every index the model already uses keeps its meaning.
+New users and items are appended after the old ones (the id map grows at its end), and a
+network's item rows are copied over with the new rows inserted before ``[MASK]``.
+
+New items start from their text: their ID embedding is the text-neighbour average of the
+catalogue's embeddings (the same placement as the service's registered items,
+:mod:`lmrec.serve.new_items`), so a new lipstick starts where the lipsticks are, and the
+update's training then moves it by its own events. An item without any text starts at the
+mean embedding (a documented fallback: "a typical item").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmrec.data.idmap import IdMap
+from lmrec.train.sequences import UserSequences
+
+#: Catalogue neighbours a new item's text places it among, and the softmax temperature of
+#: their cosine similarities (the nearest few dominate).
+NEIGHBOURS = 10
+TEMPERATURE = 0.05
+
+
+def text_neighbours(
+    vectors: np.ndarray, catalogue: np.ndarray, m: int = NEIGHBOURS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, weights)``, each (n_new, m): the ``m`` catalogue rows nearest to each of
+    ``vectors`` by cosine, with softmax(cos / TEMPERATURE) weights. Zero catalogue rows
+    (items without text) are never neighbours."""
+    unit = unit_rows(vectors)
+    cat = unit_rows(catalogue)
+    m = min(m, int(cat.any(axis=1).sum()))
+    if m == 0:
+        raise ValueError("no catalogue item has text to place new items by")
+    sims = unit @ cat.T  # (n_new, n_items)
+    sims[:, ~cat.any(axis=1)] = -np.inf
+    top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    z = (top_sims - top_sims.max(axis=1, keepdims=True)) / TEMPERATURE
+    w = np.exp(z)
+    w /= w.sum(axis=1, keepdims=True)
+    return top.astype(np.int64), w.astype(np.float32)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def new_ids(known: np.ndarray, ids: Sequence[object] | np.ndarray) -> list[str]:
+    """The ids of ``ids`` not in ``known``, in first-appearance order, as strings."""
+    have = set(map(str, known))
+    return [i for i in pd.unique(np.asarray([str(v) for v in ids], dtype=object)) if i not in have]
+
+
+def grown_idmap(idmap: IdMap, users: Sequence[str], items: Sequence[str]) -> IdMap:
+    """``idmap`` with new ``users`` and ``items`` appended: old indices keep their meaning."""
+    return IdMap(
+        users=np.concatenate([idmap.users, np.asarray(users, dtype=object)]),
+        items=np.concatenate([idmap.items, np.asarray(items, dtype=object)]),
+    )
+
+
+def append_events(
+    seqs: UserSequences,
+    n_users: int,
+    users: np.ndarray,
+    items: np.ndarray,
+    behaviours: np.ndarray,
+    timestamps: np.ndarray,
+) -> UserSequences:
+    """``seqs`` (users 0..len-1) grown to ``n_users`` users, with events appended to their
+    users' sequences in the given order (pass them in time order). ``items`` and
+    ``behaviours`` are in the net's index space (catalogue index + 1, behaviour code + 1).
+    Ratings are not carried (the next-item model does not read them)."""
+    out_items = list(seqs.items) + [np.zeros(0, np.int64)] * (n_users - len(seqs))
+    out_kinds = list(seqs.behaviours) + [np.zeros(0, np.int64)] * (n_users - len(seqs))
+    out_times = list(seqs.timestamps) + [np.zeros(0, np.float64)] * (n_users - len(seqs))
+    order = np.argsort(users, kind="stable")
+    bounds = np.flatnonzero(np.diff(users[order])) + 1
+    for part in np.split(order, bounds):
+        if not len(part):
+            continue
+        u = int(users[part[0]])
+        out_items[u] = np.concatenate([out_items[u], items[part]]).astype(np.int64)
+        out_kinds[u] = np.concatenate([out_kinds[u], behaviours[part]]).astype(np.int64)
+        out_times[u] = np.concatenate([out_times[u], timestamps[part]]).astype(np.float64)
+    return UserSequences(out_items, out_kinds, out_times)
+
+
+def grow_item_rows(
+    old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], n_old: int
+) -> dict[str, torch.Tensor]:
+    """A state dict for a net with a larger catalogue: every tensor with one row per item
+    row (``n_old + 2``: padding, items, ``[MASK]``) keeps its old rows and its ``[MASK]``
+    row, and takes the new rows from ``new`` (the larger net's fresh state); every other
+    tensor is copied as is."""
+    out = {}
+    for key, value in old.items():
+        fresh = new[key]
+        if value.shape == fresh.shape:
+            out[key] = value.clone()
+            continue
+        if value.shape[0] != n_old + 2 or value.shape[1:] != fresh.shape[1:]:
+            raise ValueError(f"{key}: cannot grow {tuple(value.shape)} to {tuple(fresh.shape)}")
+        grown = fresh.clone()
+        grown[: n_old + 1] = value[: n_old + 1]
+        grown[-1] = value[-1]  # [MASK]
+        out[key] = grown
+    return out
+
+
+__all__ = [
+    "append_events",
+    "grow_item_rows",
+    "grown_idmap",
+    "new_ids",
+    "text_neighbours",
+    "unit_rows",
+]
