@@ -64,6 +64,17 @@ PROTOCOL_COLUMNS = {
         f"behaviour-{t}": ("auc", "gauc", "logloss", "ece", "positive_rate")
         for t in ("buy", "like")
     },
+    "temporal-update": (
+        "ndcg@10",
+        "recall@10",
+        "recall@20",
+        "update_seconds",
+        "retrain_seconds",
+        "speedup",
+        "forgetting",
+        "old_ndcg@10_before",
+        "old_ndcg@10_after",
+    ),
     "retrieval": (
         "recall@10",
         "exact_ms_single",
@@ -706,6 +717,48 @@ def behaviour_section(records: list[dict]) -> list[str]:
     return out
 
 
+UPDATE_FILE = "update.json"
+
+
+def update_section(records: list[dict]) -> list[str]:
+    """Incremental update vs retraining (benchmarks/update.py): quality on the new period
+    (paired on per-user NDCG@10), time, and what the old period lost."""
+    out = []
+    by_data: dict[str, dict[str, dict]] = defaultdict(dict)
+    for r in records:
+        by_data[r["dataset"]][r["model"].rsplit("-", 1)[-1]] = r
+    for dataset, pair in sorted(by_data.items()):
+        update, retrain = pair.get("update"), pair.get("retrain")
+        if update is None or retrain is None:
+            continue
+        m = update["metrics"]
+        change = m["ndcg@10"] / retrain["metrics"]["ndcg@10"] - 1
+        out.append(
+            f"| {dataset} | {value_ci(update, 'ndcg@10')} | {value_ci(retrain, 'ndcg@10')} | "
+            f"{change:+.1%} | {test_cell(paired(update, retrain))} | "
+            f"{value_ci(update, 'update_seconds')} | {value_ci(retrain, 'retrain_seconds')} | "
+            f"{m['speedup']:.1f}× | {value_ci(update, 'forgetting')} | {seed_note(update)} |"
+        )
+    if not out:
+        return []
+    return [
+        "## Incremental update vs retraining from scratch (temporal-update)",
+        "",
+        "`benchmarks/update.py`: time cut at its 90% and 95% quantiles; the base Transformer",
+        "(first 90%) updated with the next 5% (`model.update`, 3 epochs over the users with",
+        "new events and as many others) against one retrained on the first 95%; both ranked on",
+        "each known user's first event of the last 5% (full ranking). *update − retrain*:",
+        "paired test on per-user NDCG@10. *forgetting*: NDCG@10 the update lost on the old",
+        "period's last events of users it did not train on (before − after; > 0 = lost).",
+        "",
+        "| data set | update NDCG@10 | retrain NDCG@10 | change | update − retrain | "
+        "update s | retrain s | speed-up | forgetting | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *out,
+        "",
+    ]
+
+
 def ratings_section(records: list[dict]) -> list[str]:
     """The Transformer's rating head against SVD/SVD++ (benchmarks/ratings.py): RMSE/MAE per
     data set, each row against SVD++ of the same protocol. Cross-validation records are
@@ -816,6 +869,7 @@ def render() -> str:
     out += diversity_section([r for r in records if r["_file"] == DIVERSITY_FILE])
     out += ratings_section([r for r in records if r["_file"] == RATINGS_FILE])
     out += behaviour_section([r for r in records if r["_file"] == BEHAVIOUR_FILE])
+    out += update_section([r for r in records if r["_file"] == UPDATE_FILE])
     for (dataset, split, protocol), group in sorted(groups.items()):
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")

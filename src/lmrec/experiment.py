@@ -701,6 +701,118 @@ def run_cold_start(
     return ExperimentResult(config, data.name, split_name, outcomes)
 
 
+def run_temporal_update(
+    config: ExperimentConfig,
+    spec: ModelSpec,
+    *,
+    cuts: tuple[float, float] = (0.90, 0.95),
+    epochs: int = 3,
+    replay: float = 1.0,
+    progress: Progress | None = None,
+) -> ExperimentResult:
+    """The temporal-update protocol (:mod:`lmrec.evaluate.update`) for one updatable model,
+    seeded as :func:`run_experiment` (fixed parameters: the update has no validation).
+
+    Two outcomes, ``<label>-update`` (fitted on the old period, then updated with the new
+    one; metrics add ``update_seconds``, ``retrain_seconds``, ``speedup``,
+    ``old_ndcg@10_before`` / ``_after`` and ``forgetting``) and ``<label>-retrain`` (fitted
+    from scratch on old + new), both scored on the same test-period targets.
+    """
+    from lmrec.data.registry import load_dataset
+    from lmrec.evaluate.update import (
+        fit_on_all,
+        old_probe,
+        score_new_period,
+        score_old_period,
+        temporal_update_split,
+    )
+
+    say = progress or (lambda _msg: None)
+    if len(spec.grid_choices()) != 1 or spec.grid_choices()[0]:
+        raise ConfigError("run_temporal_update takes fixed parameters, not a grid")
+    if not MODEL_TYPES[spec.name].supports("update"):
+        raise ConfigError(f"{spec.name} cannot be updated (capability 'update')")
+    startup_code_version()
+    data = load_dataset(config.dataset, data_dir=config.data_dir)
+    split = temporal_update_split(data, cuts)
+    say(split.protocol)
+    fitter = _Fitter(config, data.name, Split(split.combined, split.test, split.test, "none"))
+    chosen = spec.grid_points()[0]
+    label = spec.model_label
+
+    def updated_with_forgetting(model: Recommender, tuned: bool = False) -> tuple[list, dict]:
+        fit_on_all(model, split.old)
+        before_model = _copy(model)
+        start = time.perf_counter()
+        model.update(split.new_events, split.new_items, epochs=epochs, replay=replay)
+        seconds = time.perf_counter() - start
+        if list(model.idmap_.users) != list(split.combined.idmap.users):
+            raise RuntimeError("the updated model's users are not in the retrained one's order")
+        probe = old_probe(split, set(map(str, model.update_users_)))
+        before = score_old_period(before_model, probe)["ndcg@10"]
+        after = score_old_period(model, probe)["ndcg@10"]
+        return [score_new_period(model, split)], {
+            "update_seconds": seconds,
+            "old_ndcg@10_before": before,
+            "old_ndcg@10_after": after,
+            "forgetting": before - after,
+            "n_probe_users": len(probe.users),
+            "new_users": model.idmap_.n_users - split.old.n_users,
+            "new_items": model.idmap_.n_items - split.old.n_items,
+        }
+
+    def retrained(model: Recommender, tuned: bool = False) -> tuple[list, dict]:
+        start = time.perf_counter()
+        fit_on_all(model, split.combined)
+        seconds = time.perf_counter() - start
+        return [score_new_period(model, split)], {"retrain_seconds": seconds}
+
+    def test_users(result: EvalResult) -> np.ndarray | None:
+        """Per-user order: sorted user index, the same in both models (checked above)."""
+        idmap = split.combined.idmap
+        users = idmap.user_ids(np.unique(idmap.user_index(split.test["user_id"])))
+        per_user = result.per_user.get(TUNE_METRIC)
+        return users if per_user is not None and len(per_user) == len(users) else None
+
+    outcomes: dict[str, ModelOutcome] = {}
+    for suffix, fit_and_score in (("update", updated_with_forgetting), ("retrain", retrained)):
+        this = ModelSpec(spec.name, params=chosen, label=f"{label}-{suffix}")
+        outcomes[this.model_label] = _run_seeds(
+            this,
+            chosen,
+            {},
+            [],
+            fitter,
+            config,
+            fit_and_score,
+            split_name=split.protocol,
+            user_ids=test_users,
+            say=say,
+        )
+    _add_retrain_times(outcomes[f"{label}-update"], outcomes[f"{label}-retrain"])
+    return ExperimentResult(config, data.name, split.protocol, outcomes)
+
+
+def _copy(model: Recommender) -> Recommender:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def _add_retrain_times(update: ModelOutcome, retrain: ModelOutcome) -> None:
+    """Put the retraining time (and the speed-up) next to the update time in the update's
+    record, per seed and averaged, so one record answers "how much faster"."""
+    record = update.records[0]
+    for per_seed, mine, theirs in zip(record["per_seed"], update.runs, retrain.runs, strict=True):
+        retrain_s = float(theirs.results[0].metrics["retrain_seconds"])
+        per_seed["retrain_seconds"] = round(retrain_s, 3)
+        per_seed["speedup"] = round(retrain_s / float(mine.results[0].metrics["update_seconds"]), 2)
+    for key in ("retrain_seconds", "speedup"):
+        summary = mean_ci([p[key] for p in record["per_seed"]])
+        record["metrics"][key] = round(summary.mean, 6)
+        record["metrics_ci95"][key] = None if summary.single else round(summary.half_width, 6)
+
+
 def _with_metrics(result: EvalResult, metrics: dict[str, float]) -> EvalResult:
     return EvalResult(
         metrics=metrics,

@@ -148,8 +148,6 @@ def check_same_ids(model: Recommender, data: Dataset, run_dir: str | Path) -> No
 def fitted_data(model: Recommender, run: RunInfo, run_dir: str | Path) -> Dataset:
     """The data ``model`` (loaded from ``run_dir``) now holds: the fit's data rebuilt from
     run.json, plus every update's events (and item table), on the model's own id map."""
-    from dataclasses import replace
-
     import pandas as pd
 
     from lmrec.data.loaders.tabular import load_table
@@ -173,24 +171,15 @@ def fitted_data(model: Recommender, run: RunInfo, run_dir: str | Path) -> Datase
         )
         frames.append(added.interactions)
         tables.append(added.items)
-    items = pd.concat(tables, ignore_index=True).drop_duplicates("item_id", keep="first")
-    items = items.set_index("item_id").reindex(model.idmap_.items)
-    items["title"] = items["title"].fillna("")
-    items["text"] = items["text"].fillna("")
-    items["categories"] = [c if isinstance(c, list) else [] for c in items["categories"]]
-    data = replace(
-        base,
-        interactions=pd.concat(frames, ignore_index=True),
-        items=items.rename_axis("item_id").reset_index(),
-        idmap=model.idmap_,
-    )
-    unknown = set(data.interactions["user_id"]) - set(model.idmap_.users)
-    if unknown or set(data.interactions["item_id"]) - set(model.idmap_.items):
+    try:
+        return base.on_idmap(
+            model.idmap_, pd.concat(frames, ignore_index=True), pd.concat(tables[1:])
+        )
+    except DataError:
         raise ModelFileError(
             f"{run_dir}: the data and update events rebuilt from {RUN_FILE} have users or items "
             "the model does not know (did a file change?); update the model again"
-        )
-    return data
+        ) from None
 
 
 # --------------------------------------------------------------------------- writing

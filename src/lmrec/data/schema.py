@@ -256,6 +256,39 @@ class Dataset:
             self, interactions=interactions.reset_index(drop=True), name=name or self.name
         )
 
+    def on_idmap(
+        self,
+        idmap: IdMap,
+        interactions: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+    ) -> Dataset:
+        """This data on another id map (a model's, grown by an update): the item table is
+        reindexed to ``idmap.items`` (``items`` rows fill items this one lacks; the rest get
+        empty text), ``interactions`` replace these if given. Every user and item of the
+        interactions must be in ``idmap``."""
+        table = (
+            pd.concat([self.items, items], ignore_index=True) if items is not None else self.items
+        )
+        table = table.drop_duplicates("item_id", keep="first").set_index("item_id")
+        table = table.reindex(idmap.items)
+        table["title"] = table["title"].fillna("")
+        table["text"] = table["text"].fillna("")
+        table["categories"] = [c if isinstance(c, list) else [] for c in table["categories"]]
+        inter = self.interactions if interactions is None else interactions
+        for col, known in (("user_id", idmap.users), ("item_id", idmap.items)):
+            unknown = set(inter[col]) - set(known)
+            if unknown:
+                raise DataError(
+                    f"{self.name}: {len(unknown)} {col} value(s) are not in the id map, e.g. "
+                    f"{sorted(unknown)[0]!r}"
+                )
+        return replace(
+            self,
+            interactions=inter.reset_index(drop=True),
+            items=table.rename_axis("item_id").reset_index(),
+            idmap=idmap,
+        )
+
     @property
     def n_users(self) -> int:
         return self.idmap.n_users

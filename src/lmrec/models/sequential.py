@@ -495,6 +495,8 @@ class SequenceTransformer(Configured, Recommender):
                 net, objective, config, validate=None, progress=self.progress
             )
         net.eval()
+        #: Who the update trained on (users with new events and the replay draw).
+        self.update_users_ = idmap.user_ids(rows)
         self.net_ = net
         self.idmap_ = idmap
         self.sequences_ = seqs
