@@ -8,6 +8,8 @@ Models (``model`` in the records):
   (lmrec.models.behaviour_transformer);
 - ``transformer-behaviour-alone``: the same network trained on the behaviour task alone
   (``sequence_weight=0``);
+- ``transformer-behaviour-multitask-uncertainty``: the multi-task model with learned task
+  weights (``task_weighting="uncertainty"``, Kendall et al. 2018) instead of λ = 1;
 - ``lightgbm``: gradient-boosted trees on counts, recency, item popularity, user activity
   and user–category affinity (lmrec.models.gbdt);
 - ``transformer``: the plain next-item Transformer, for the multi-task table (next-item
@@ -63,6 +65,7 @@ MODELS = (
     "lightgbm",
     "transformer-behaviour-multitask",
     "transformer-behaviour-alone",
+    "transformer-behaviour-multitask-uncertainty",
     "transformer",
 )
 SPLITS = {"jd": "given", "ml-100k": "loo"}
@@ -86,6 +89,8 @@ def model_spec(dataset: str, model: str):
     params.update(task)
     if model == "transformer-behaviour-alone":
         params["sequence_weight"] = 0.0
+    if model == "transformer-behaviour-multitask-uncertainty":
+        params["task_weighting"] = "uncertainty"
     return ModelSpec("transformer-behaviour", params=params, label=model)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import lmrec.models
 from lmrec.data.loaders.synthetic import make_synthetic
@@ -138,6 +139,8 @@ def test_round_trip_keeps_predictions(tmp_path, split, fitted):
         ({"hard_share": 2.0}, r"hard_share must be in \[0, 1\]"),
         ({"behaviour_weight": 0.0}, "behaviour_weight must be > 0"),
         ({"sequence_weight": -1.0}, "sequence_weight must be >= 0"),
+        ({"task_weighting": "magic"}, "task_weighting must be one of"),
+        ({"task_weighting": "uncertainty", "sequence_weight": 0.0}, "there is one"),
     ],
 )
 def test_bad_parameters_are_named(params: dict, message: str) -> None:
@@ -149,3 +152,37 @@ def test_data_without_the_behaviour_is_a_clear_error():
     views = Dataset.from_frames(_frame([("u", "a", "view", None), ("u", "b", "view", None)]))
     with pytest.raises(ConfigError, match="needs buys among other behaviours or ratings"):
         BehaviourTransformer(**FAST).fit(views)
+
+
+def test_uncertainty_weighting_learns_each_task_weight(tmp_path, split):
+    """With task_weighting="uncertainty" the loss is Σ exp(-s_t)·L_t + s_t: the log
+    variances move off zero during training, the task still learns, and they are saved."""
+    from lmrec.models.sequential import SequenceTransformer
+    from lmrec.train.objectives import WithTask
+
+    model = BehaviourTransformer(**FAST, target="like", task_weighting="uncertainty")
+    model.fit_split(split, "test")
+    s = model.net_.task_log_vars.detach()
+    assert s.shape == (2,) and float(s.abs().min()) > 1e-3
+    examples = model.behaviour_examples(split, "test")
+    assert auc(examples.labels.ravel(), model.behaviour_logits(examples).ravel()) > 0.6
+    model.save(tmp_path / "uw")
+    loaded = lmrec.models.load(tmp_path / "uw")
+    assert torch.equal(loaded.net_.task_log_vars, model.net_.task_log_vars)
+
+    # the loss is the documented formula
+    class Fixed:
+        def __init__(self, value):
+            self.value = torch.tensor(value)
+
+        def loss(self, net, inputs):
+            return self.value, 1.0
+
+    with torch.no_grad():
+        model.net_.task_log_vars.copy_(torch.tensor([0.5, -1.0]))
+    objective = WithTask(Fixed(2.0), Fixed(3.0), weight=1.0, weighting="uncertainty")
+    loss, _ = objective.loss(model.net_, {"sequence": None, "task": None})
+    expected = np.exp(-0.5) * 2.0 + 0.5 + np.exp(1.0) * 3.0 - 1.0
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ConfigError, match="multi-task model"):
+        SequenceTransformer(task_weighting="uncertainty").fit(split.train)

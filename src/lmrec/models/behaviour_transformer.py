@@ -80,6 +80,10 @@ class BehaviourTransformer(SequenceTransformer):
             raise ConfigError(f"sequence_weight must be >= 0, got {self.sequence_weight}")
         if self.diversity_weight > 0:
             raise ConfigError("transformer-behaviour does not combine with diversity_weight")
+        if self.task_weighting == "uncertainty" and self.sequence_weight == 0:
+            raise ConfigError(
+                "task_weighting='uncertainty' weighs two tasks; with sequence_weight=0 there is one"
+            )
 
     def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
         # "like" reads the ratings of the history: what the user liked before is the evidence
@@ -120,7 +124,9 @@ class BehaviourTransformer(SequenceTransformer):
         objective: Any = task
         if self.sequence_weight > 0:
             base = self._sequence_objective(net, seqs)
-            objective = WithTask(base, task, self.behaviour_weight, self.sequence_weight)
+            objective = WithTask(
+                base, task, self.behaviour_weight, self.sequence_weight, self.task_weighting
+            )
         examples = None
         if valid is not None and len(valid.interactions):
             examples = held_out_examples(self.task_, data, seqs, valid.interactions, self.seed)

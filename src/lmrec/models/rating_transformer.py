@@ -76,6 +76,10 @@ class RatingTransformer(SequenceTransformer):
             raise ConfigError(f"rating_holdout must be in (0, 1), got {self.rating_holdout}")
         if self.stop_on not in STOP_ON:
             raise ConfigError(f"stop_on must be one of {STOP_ON}, got {self.stop_on!r}")
+        if self.task_weighting == "uncertainty" and self.sequence_weight == 0:
+            raise ConfigError(
+                "task_weighting='uncertainty' weighs two tasks; with sequence_weight=0 there is one"
+            )
         if self.stop_on == "ndcg" and self.sequence_weight == 0:
             raise ConfigError("stop_on='ndcg' needs the next-item task (sequence_weight > 0)")
         if self.diversity_weight > 0:
@@ -125,7 +129,9 @@ class RatingTransformer(SequenceTransformer):
         objective: Any = rating
         if self.sequence_weight > 0:
             base = self._sequence_objective(net, seqs)
-            objective = WithTask(base, rating, self.rating_weight, self.sequence_weight)
+            objective = WithTask(
+                base, rating, self.rating_weight, self.sequence_weight, self.task_weighting
+            )
         if self.stop_on == "ndcg":
             from lmrec.evaluate.ranking import validation_ndcg
 

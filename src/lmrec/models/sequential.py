@@ -60,6 +60,8 @@ from lmrec.train.sequences import (
 )
 
 OBJECTIVES = tuple(SEQUENCE_OBJECTIVES)
+#: How a multi-task model weighs its losses (TransformerConfig.task_weighting).
+TASK_WEIGHTINGS = ("fixed", "uncertainty")
 #: Principal components of the item text embeddings the fusion keeps (see reduce_text).
 TEXT_COMPONENTS = 128
 
@@ -141,6 +143,15 @@ class SequenceTransformer(Configured, Recommender):
             raise ConfigError(
                 f"id_dropout drops ID embeddings in favour of item text: it needs fusion add, "
                 f"concat or gate, not {self.fusion!r}"
+            )
+        if self.task_weighting not in TASK_WEIGHTINGS:
+            raise ConfigError(
+                f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}"
+            )
+        if self.task_weighting != "fixed" and self.model_type == "transformer":
+            raise ConfigError(
+                "task_weighting weighs the tasks of a multi-task model; use transformer-behaviour "
+                "or transformer-rating (lmrec train --tasks next,behaviour)"
             )
         if self.mask_untrained and self.fusion == "id":
             raise ConfigError(

@@ -77,6 +77,9 @@ class TransformerConfig:
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
+    #: How a multi-task model weighs its losses: "fixed" (w·L_sequence + λ·L_task) or
+    #: "uncertainty" (each loss scaled by a learned exp(-s_t), plus s_t: Kendall et al. 2018).
+    task_weighting: str = "fixed"
 
     @property
     def reads_ratings(self) -> bool:
@@ -211,6 +214,8 @@ class SequenceTransformerNet(nn.Module):
             self.rating_out = nn.Linear(c.dim, 1)
             self.rating_item_bias = nn.Embedding(c.n_items + 2, 1)
             self.register_buffer("rating_mean", torch.zeros(()))
+        if c.task_weighting == "uncertainty":  # s_t = log σ_t² of the sequence task, the other
+            self.task_log_vars = nn.Parameter(torch.zeros(2))
         if c.behaviour_head:
             self.behaviour_query = nn.Embedding(1, c.dim)
             self.behaviour_out = nn.Linear(c.dim, 1)

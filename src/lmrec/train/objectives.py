@@ -215,6 +215,10 @@ class WithTask:
     task: Any  # HiddenRating | PredictBehaviour: batches over n_examples examples
     weight: float  # λ
     sequence_weight: float = 1.0  # w
+    #: "fixed", or "uncertainty": ``Σ_t exp(-s_t)·w_t·L_t + s_t`` with ``s_t`` learned (the
+    #: net's ``task_log_vars``, Kendall, Gal & Cipolla 2018), so a task whose loss stays
+    #: large is down-weighted without a hand-tuned λ.
+    weighting: str = "fixed"
 
     @property
     def windows(self) -> Windows:
@@ -231,6 +235,10 @@ class WithTask:
     def loss(self, net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, float]:
         loss, n = self.base.loss(net, inputs["sequence"])
         task_loss, _ = self.task.loss(net, inputs["task"])
+        if self.weighting == "uncertainty":
+            s = getattr(net, "module", net).task_log_vars  # the net itself under DDP
+            weighted = torch.exp(-s[0]) * self.sequence_weight * loss + s[0]
+            return weighted + torch.exp(-s[1]) * self.weight * task_loss + s[1], n
         return self.sequence_weight * loss + self.weight * task_loss, n
 
 
