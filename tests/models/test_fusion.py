@@ -223,5 +223,5 @@ def test_mask_untrained_ranks_new_items_higher_in_the_full_catalogue(world, cach
 
 
 def test_mask_untrained_needs_item_text(world):
-    with pytest.raises(ConfigError, match="mask_untrained .* needs item text"):
+    with pytest.raises(ConfigError, match=r"mask_untrained .* needs item text"):
         SequenceTransformer(mask_untrained=True).fit(world)
