@@ -592,11 +592,10 @@ class SequenceTransformer(Configured, Recommender):
                 z_cat = encode_texts(catalogue, cache_dir=self.text_cache_dir, **kw)
                 z_new = encode_texts([t for t in texts if t], cache_dir=self.text_cache_dir, **kw)
                 if z_cat.any():  # else nothing to borrow from: the mean embedding stays
-                    top, w = text_neighbours(z_new, z_cat)
-                    borrowed = (old_ids[torch.as_tensor(top)] * torch.as_tensor(w)[..., None]).sum(
-                        1
-                    )
-                    ids[rows[torch.as_tensor(has)]] = borrowed
+                    top, w = text_neighbours(z_new, z_cat)  # (n_new, m) each
+                    neighbours = old_ids[torch.as_tensor(top)]  # (n_new, m, dim)
+                    weights = torch.as_tensor(w)[..., None]  # (n_new, m, 1)
+                    ids[rows[torch.as_tensor(has)]] = (neighbours * weights).sum(1)
                 if net.fusion is not None:
                     if self.text_basis_ is None:
                         raise ConfigError(
