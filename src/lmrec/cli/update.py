@@ -53,9 +53,9 @@ def update(
 ) -> None:
     """Write RUN's Transformer, trained further on new events, as the run OUT.
 
-    New users and items join the model (new items start from their text); RUN is left as
-    it is. OUT is written in a temporary directory next to it and moved into place at the
-    end, so an interrupted update leaves no half-written run."""
+    New users and items join the model (new items start from their text); RUN stays as is.
+
+    OUT is written under a temporary name and renamed at the end: never half-written."""
     import time
     from dataclasses import replace
 
