@@ -273,6 +273,10 @@ def _record(dataset: str, model: str) -> dict:
     return next(r for r in records if r["dataset"] == dataset and r["model"] == model)
 
 
+#: Metrics computed from float32 item vectors or distributions (evaluate/diversity.py).
+FLOAT_LIST_METRICS = ("ild", "calibration_kl", "novelty", "entropy", "gini")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("dataset", "model"), [("ml-100k", "ease"), ("beauty", "popular")])
 def test_new_items_reproduces_the_published_figures_on_sets_without_repeats(
@@ -296,4 +300,7 @@ def test_new_items_reproduces_the_published_figures_on_sets_without_repeats(
         assert result.protocol == record["protocol"] == "full-ranking"
         assert set(record["metrics"]) <= set(result.metrics)  # newer metrics may be added
         for name, value in record["metrics"].items():
-            assert result.metrics[name] == pytest.approx(value, abs=5e-7), name
+            # List metrics summed in float32 (ILD, calibration KL, ...) move in the 6th digit
+            # with the BLAS thread count; ranking metrics come from ranks and are exact.
+            rel = 1e-5 if name.startswith(FLOAT_LIST_METRICS) else 0.0
+            assert result.metrics[name] == pytest.approx(value, abs=5e-7, rel=rel), name
