@@ -501,8 +501,8 @@ class SequenceTransformer(Configured, Recommender):
         config = replace(self.train_config(), epochs=epochs, lr=lr or self.lr, patience=epochs)
         steps = epochs * len(objective.batches(np.random.default_rng(0), config.batch_size))
         config = replace(config, warmup_steps=max(1, min(config.warmup_steps, steps // 10)))
-        if len(objective.windows.user):
-            self.history_ = run_training(
+        if len(objective.windows.user):  # history_ stays the fit's (its early stopping)
+            self.update_history_ = run_training(
                 net, objective, config, validate=None, progress=self.progress
             )
         net.eval()
