@@ -28,6 +28,7 @@ For each model (:class:`ModelSpec`):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -728,21 +729,23 @@ def run_temporal_update(
     )
 
     say = progress or (lambda _msg: None)
-    if len(spec.grid_choices()) != 1 or spec.grid_choices()[0]:
-        raise ConfigError("run_temporal_update takes fixed parameters, not a grid")
+    if len(spec.grid_choices()) != 1 or spec.grid_choices()[0] or spec.pretrain is not None:
+        raise ConfigError("run_temporal_update takes fixed parameters (no grid, no pretrain)")
     if not MODEL_TYPES[spec.name].supports("update"):
         raise ConfigError(f"{spec.name} cannot be updated (capability 'update')")
     startup_code_version()
     data = load_dataset(config.dataset, data_dir=config.data_dir)
     split = temporal_update_split(data, cuts)
     say(split.protocol)
+    # _Fitter builds the seeded models; its split would serve pretraining, which this
+    # protocol does not do (the spec has no ``pretrain``).
     fitter = _Fitter(config, data.name, Split(split.combined, split.test, split.test, "none"))
     chosen = spec.grid_points()[0]
     label = spec.model_label
 
     def updated_with_forgetting(model: Recommender, tuned: bool = False) -> tuple[list, dict]:
         fit_on_all(model, split.old)
-        before_model = _copy(model)
+        before_model = copy.deepcopy(model)  # the update changes the model in place
         start = time.perf_counter()
         model.update(split.new_events, split.new_items, epochs=epochs, replay=replay)
         seconds = time.perf_counter() - start
@@ -791,12 +794,6 @@ def run_temporal_update(
         )
     _add_retrain_times(outcomes[f"{label}-update"], outcomes[f"{label}-retrain"])
     return ExperimentResult(config, data.name, split.protocol, outcomes)
-
-
-def _copy(model: Recommender) -> Recommender:
-    import copy
-
-    return copy.deepcopy(model)
 
 
 def _add_retrain_times(update: ModelOutcome, retrain: ModelOutcome) -> None:
