@@ -38,6 +38,7 @@ from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
 from lmrec.evaluate.metrics import coverage
 from lmrec.models.interests import UNCATEGORISED, category_matrix
+from lmrec.text.neighbours import unit_rows
 
 #: Steck's mixing weight: keeps KL finite when the list misses a history category.
 CALIBRATION_ALPHA = 0.01
@@ -82,12 +83,6 @@ class ItemSpace:
         return sum(1 for c in self.categories if c != UNCATEGORISED)
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-
-
 def item_space(
     data: Dataset,
     space: str = "categories",
@@ -124,7 +119,7 @@ def item_space(
         data.item_index()[~_duplicate_pairs(data)], minlength=data.n_items
     ).astype(np.float64)
     popularity = np.maximum(users_per_item, 0.5) / max(1, data.n_users)
-    return ItemSpace(_unit_rows(vectors), weights.tocsr(), names, popularity, space)
+    return ItemSpace(unit_rows(vectors), weights.tocsr(), names, popularity, space)
 
 
 def _duplicate_pairs(data: Dataset) -> np.ndarray:

@@ -20,11 +20,7 @@ from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.checks import check_state
-
-
-def _unit_rows(z: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(z, axis=1, keepdims=True)
-    return np.where(norms > 0, z / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+from lmrec.text.neighbours import unit_rows
 
 
 class ContentKNN(Recommender):
@@ -56,11 +52,11 @@ class ContentKNN(Recommender):
                 f"{train.name}: no item has any text (title, categories, text or reviews); "
                 "the content model recommends by text"
             )
-        self.item_vectors_ = _unit_rows(z)
+        self.item_vectors_ = unit_rows(z)
 
     def _profiles(self, rows: sp.csr_matrix) -> np.ndarray:
         """Unit mean text vector of each row's items (zero for an empty row)."""
-        return _unit_rows(np.asarray(rows @ self.item_vectors_))
+        return unit_rows(np.asarray(rows @ self.item_vectors_))
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._profiles(self.seen_[users]) @ self.item_vectors_.T

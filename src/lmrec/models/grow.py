@@ -6,8 +6,8 @@ New users and items are appended after the old ones (the id map grows at its end
 network's item rows are copied over with the new rows inserted before ``[MASK]``.
 
 New items start from their text: their ID embedding is the text-neighbour average of the
-catalogue's embeddings (the same placement as the service's registered items,
-:mod:`lmrec.serve.new_items`), so a new lipstick starts where the lipsticks are, and the
+catalogue's embeddings (:func:`lmrec.text.neighbours.text_neighbours`, the same placement as
+the service's registered items), so a new lipstick starts where the lipsticks are, and the
 update's training then moves it by its own events. An item without any text starts at the
 mean embedding (a documented fallback: "a typical item").
 """
@@ -22,38 +22,6 @@ import torch
 
 from lmrec.data.idmap import IdMap
 from lmrec.train.sequences import UserSequences
-
-#: Catalogue neighbours a new item's text places it among, and the softmax temperature of
-#: their cosine similarities (the nearest few dominate).
-NEIGHBOURS = 10
-TEMPERATURE = 0.05
-
-
-def text_neighbours(
-    vectors: np.ndarray, catalogue: np.ndarray, m: int = NEIGHBOURS
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices, weights)``, each (n_new, m): the ``m`` catalogue rows nearest to each of
-    ``vectors`` by cosine, with softmax(cos / TEMPERATURE) weights. Zero catalogue rows
-    (items without text) are never neighbours."""
-    unit = unit_rows(vectors)
-    cat = unit_rows(catalogue)
-    m = min(m, int(cat.any(axis=1).sum()))
-    if m == 0:
-        raise ValueError("no catalogue item has text to place new items by")
-    sims = unit @ cat.T  # (n_new, n_items)
-    sims[:, ~cat.any(axis=1)] = -np.inf
-    top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
-    top_sims = np.take_along_axis(sims, top, axis=1)
-    z = (top_sims - top_sims.max(axis=1, keepdims=True)) / TEMPERATURE
-    w = np.exp(z)
-    w /= w.sum(axis=1, keepdims=True)
-    return top.astype(np.int64), w.astype(np.float32)
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def new_ids(known: np.ndarray, ids: Sequence[object] | np.ndarray) -> list[str]:
@@ -124,6 +92,4 @@ __all__ = [
     "grow_item_rows",
     "grown_idmap",
     "new_ids",
-    "text_neighbours",
-    "unit_rows",
 ]

@@ -569,8 +569,8 @@ class SequenceTransformer(Configured, Recommender):
         embedding without text), the mean output bias, and (with fusion) their text."""
         if not items_new:
             return
-        from lmrec.models.grow import text_neighbours
         from lmrec.text.item_text import describe_item, encode_texts
+        from lmrec.text.neighbours import text_neighbours
 
         table = new.items.set_index("item_id")
         texts = [

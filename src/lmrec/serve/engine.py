@@ -25,10 +25,10 @@ import numpy as np
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
 from lmrec.models.base import Recommender, top_k
-from lmrec.models.grow import unit_rows
 from lmrec.serve.new_items import NewItem, NewItemTable, place
 from lmrec.serve.retrieval import build_index, factor_vectors
 from lmrec.serve.store import Event, EventStore
+from lmrec.text.neighbours import unit_rows
 
 
 @dataclass

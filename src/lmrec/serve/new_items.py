@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmrec.errors import ConfigError
-from lmrec.models.grow import NEIGHBOURS, text_neighbours
+from lmrec.text.neighbours import NEIGHBOURS, text_neighbours
 
 
 @dataclass(frozen=True)
