@@ -87,7 +87,7 @@ def test_new_items_start_from_their_text_neighbours(parts, fitted, world):
     new = Dataset.from_frames(events, world.items)
     net = SequenceTransformerNet(replace(model.net_.config, n_items=base.n_items + 20))
     net.load_state_dict(grow_item_rows(model.net_.state_dict(), net.state_dict(), base.n_items))
-    model._start_new_items(net, new, NEW_ITEMS, base.n_items, None)
+    model._start_new_items(net, new.items.set_index("item_id").loc[NEW_ITEMS], base.n_items, None)
     genre = world.items.set_index("item_id")["categories"].map(lambda c: c[0])
     base_genre = genre.loc[list(base.idmap.items)].to_numpy()
     for j, item in enumerate(NEW_ITEMS):

@@ -485,7 +485,9 @@ class SequenceTransformer(Configured, Recommender):
         net.load_state_dict(grow_item_rows(self.net_.state_dict(), net.state_dict(), n_old))
         trained = np.zeros(idmap.n_items, dtype=bool)
         trained[np.concatenate(seqs.items) - 1] = True
-        self._start_new_items(net, new, items_new, n_old, text_model)
+        # Dataset.from_frames gave every item of the events a row (empty text if unknown).
+        added = new.items.set_index("item_id").loc[items_new]
+        self._start_new_items(net, added, n_old, text_model)
         if net.fusion is not None:
             text = net.fusion.text[1 : idmap.n_items + 1].numpy()
             net.fusion.set_text(text, trained)
@@ -512,9 +514,13 @@ class SequenceTransformer(Configured, Recommender):
         self.idmap_ = idmap
         self.sequences_ = seqs
         self.seen_ = _seen_matrix(seqs, idmap.n_items)
-        self.item_titles_, self.item_categories_ = _grown_item_info(
-            self.item_titles_, self.item_categories_, new, items_new
+        self.item_titles_ = np.concatenate(
+            [self.item_titles_, added["title"].astype(str).to_numpy(dtype=object)]
         )
+        self.item_categories_ = [
+            *self.item_categories_,
+            *([str(c) for c in cats] for cats in added["categories"]),
+        ]
         self._int8_net = None
         self.__dict__.pop("_user_states", None)
         return self
@@ -560,26 +566,25 @@ class SequenceTransformer(Configured, Recommender):
     def _start_new_items(
         self,
         net: SequenceTransformerNet,
-        new: Dataset,
-        items_new: list[str],
+        added: pd.DataFrame,
         n_old: int,
         text_model: str | None,
     ) -> None:
-        """New rows n_old+1.. of ``net``: ID embedding from the text neighbours (mean
-        embedding without text), the mean output bias, and (with fusion) their text."""
-        if not items_new:
+        """New rows n_old+1.. of ``net`` for the item-table rows ``added`` (in id-map order):
+        ID embedding from the text neighbours (mean embedding without text), the mean output
+        bias, and (with fusion) their text."""
+        if not len(added):
             return
         from lmrec.text.item_text import describe_item, encode_texts
         from lmrec.text.neighbours import text_neighbours
 
-        table = new.items.set_index("item_id")
         texts = [
-            describe_item(table.loc[i, "title"], table.loc[i, "categories"], table.loc[i, "text"])
-            if i in table.index
-            else ""
-            for i in items_new
+            describe_item(title, categories, text)
+            for title, categories, text in zip(
+                added["title"], added["categories"], added["text"], strict=True
+            )
         ]
-        rows = torch.arange(n_old + 1, n_old + 1 + len(items_new))
+        rows = torch.arange(n_old + 1, n_old + 1 + len(added))
         with torch.no_grad():
             ids = net.item_emb.weight
             old_ids = ids[1 : n_old + 1]
@@ -603,8 +608,8 @@ class SequenceTransformer(Configured, Recommender):
                             "items' text (it has no text basis); retrain it to add new items"
                         )
                     reduced = torch.from_numpy(self.text_basis_.apply(z_new))
+                    # has_text follows in update(): fusion.set_text reads it off these rows
                     net.fusion.text[rows[torch.as_tensor(has)]] = reduced
-                    net.fusion.has_text[rows[torch.as_tensor(has)]] = 1.0
             net.new_items_start(np.arange(net.config.n_items) >= n_old)
 
     def _score_histories(
@@ -768,22 +773,6 @@ def _seen_matrix(seqs: UserSequences, n_items: int) -> sp.csr_matrix:
     )
     m.data[:] = 1.0  # duplicates summed by the constructor count once
     return m
-
-
-def _grown_item_info(
-    titles: np.ndarray, categories: list[list[str]], new: Dataset, items_new: list[str]
-) -> tuple[np.ndarray, list[list[str]]]:
-    """Titles and categories with the new items' appended (empty when the data has none)."""
-    table = new.items.set_index("item_id")
-    extra_titles, extra_categories = [], []
-    for i in items_new:
-        known = i in table.index
-        extra_titles.append(str(table.loc[i, "title"]) if known else "")
-        extra_categories.append([str(c) for c in table.loc[i, "categories"]] if known else [])
-    return (
-        np.concatenate([titles, np.asarray(extra_titles, dtype=object)]),
-        [*categories, *extra_categories],
-    )
 
 
 def _raw_sequences(
