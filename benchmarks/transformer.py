@@ -3,8 +3,12 @@
 Variants (``model`` in the records):
 
 - ``transformer``: causal next-item training from scratch (full softmax over all items);
-- ``transformer-mlm-finetune``: masked-item pretraining (per seed), then causal fine-tuning
-  of all weights from the pretrained run (``init_from``, a path under ``runs/bench/``);
+- ``transformer-mlm-finetune-full``, ``-frozen``, ``-lora``: masked-item pretraining (per
+  seed, on every behaviour), then causal fine-tuning from the pretrained run (``init_from``,
+  a path under ``runs/bench/``) of all weights (full), of all but the Transformer blocks
+  (frozen) or of LoRA adapters on every linear layer of the blocks (lora); see
+  :mod:`lmrec.train.peft`. The modes run in one process and share each seed's pretraining;
+  records give ``trainable_params`` and the pretraining's seconds (``per_seed_info``);
 - ``transformer-fusion``: causal training with each item's ID embedding fused with its text
   embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``); the fusion (add,
   concat, gate) is a grid point chosen on validation NDCG@10, not a separate row;
@@ -28,6 +32,11 @@ is scored on test after conditioning on train + validation (no retraining), full
 all items. Calibration (temperature, NLL, ECE) is measured on the test targets after fitting
 the temperature on validation. On the synthetic world the record also gives the KL divergence
 from the true next-category distribution (known by construction) to the model's.
+
+JD (the shipped split) is the transfer case: ``transformer`` learns the next buy from scratch
+(every behaviour in the history, only buys as targets, ``target_behaviour=buy``); the
+fine-tune variants pretrain the masked objective on every behaviour (views, favourites, buys
+as targets), then learn the next buy the same way.
 
 Run: ``.venv/bin/python benchmarks/transformer.py --datasets beauty --variants transformer``.
 Each (data set, variant) runs in its own process; records go to
@@ -59,8 +68,16 @@ from workers import (  # noqa: E402
 )
 
 RECORDS = RESULTS / "transformer.json"
-DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments")
-VARIANTS = ("transformer", "transformer-mlm-finetune")
+DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments", "jd")
+#: Split protocol per data set (default leave-one-out, as the baselines).
+SPLITS = {"jd": "given"}
+#: Fine-tune variants -> finetune_mode (lmrec.train.peft.FINETUNE_MODES).
+FINETUNE_VARIANTS = {
+    "transformer-mlm-finetune-full": "full",
+    "transformer-mlm-finetune-frozen": "frozen",
+    "transformer-mlm-finetune-lora": "lora",
+}
+VARIANTS = ("transformer", *FINETUNE_VARIANTS)
 #: Text variants (run with ``--variants``): fixed parameters and the grid each one adds.
 TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
     "transformer-fusion": ({}, {"fusion": ["add", "concat", "gate"]}),
@@ -85,6 +102,15 @@ SETTINGS: dict[str, dict[str, object]] = {
     "beauty": {"max_len": 50, "epochs": 200, "batch_size": 256, "lr": 2e-3},
     "toys": {"max_len": 50, "epochs": 200, "batch_size": 256, "lr": 2e-3},
     "instruments": {"max_len": 50, "dropout": 0.5, "epochs": 200, "batch_size": 128},
+    # As benchmarks/behaviour.py's JD models; next buy only (views and favourites as history).
+    "jd": {
+        "max_len": 50,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "epochs": 60,
+        "patience": 5,
+        "target_behaviour": "buy",
+    },
 }
 #: Choices made on validation per data set (crossed with a variant's own grid).
 GRIDS: dict[str, dict[str, list[object]]] = {
@@ -108,10 +134,13 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
     params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
     grid = {k: v for k, v in {**GRIDS.get(dataset, {}), **grid}.items() if k not in overrides}
     pretrain = None
-    if variant == "transformer-mlm-finetune":
+    if variant in FINETUNE_VARIANTS:
         params["objective"] = "causal"
-        pretrain = {"objective": "masked"}
-    measure = synthetic_measure if dataset == "synthetic" else calibration
+        params["finetune_mode"] = FINETUNE_VARIANTS[variant]
+        # Every behaviour is a pretraining target; the modes share one pretraining per seed
+        # (the experiment keys pretraining runs by their parameters).
+        pretrain = {"objective": "masked", "target_behaviour": None, "finetune_mode": "full"}
+    measure = synthetic_measure if dataset == "synthetic" else with_parameter_counts
     return ModelSpec(
         model_type, params=params, grid=grid, label=variant, pretrain=pretrain, measure=measure
     )
@@ -133,8 +162,18 @@ def calibration(model, split, on: str) -> dict[str, float]:
     }
 
 
+def with_parameter_counts(model, split, on: str) -> dict[str, float]:
+    """Calibration plus how many weights the fit trained and how many the net has."""
+    params = list(model.net_.parameters())
+    return {
+        **calibration(model, split, on),
+        "trainable_params": float(sum(p.numel() for p in params if p.requires_grad)),
+        "total_params": float(sum(p.numel() for p in params)),
+    }
+
+
 def synthetic_measure(model, split, on: str) -> dict[str, float]:
-    return {**calibration(model, split, on), "kl_category": synthetic_kl(model)}
+    return {**with_parameter_counts(model, split, on), "kl_category": synthetic_kl(model)}
 
 
 def synthetic_kl(model) -> float:
@@ -161,10 +200,12 @@ def worker(
 
     torch.set_num_threads(2)
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in params)}
-    args = ["--datasets", dataset, "--variants", variant, "--seeds", str(seeds)]
+    variants = variant.split(",")  # fine-tune modes run together (see worker_groups)
+    args = ["--datasets", dataset, "--variants", *variants, "--seeds", str(seeds)]
     cmd = command(__file__, *args, *(["--param", *params] if params else []))
-    config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd, run_dir=RUN_DIR)
-    result = run_experiment(config, [variant_spec(dataset, variant, overrides)])
+    split = SPLITS.get(dataset, "loo")
+    config = ExperimentConfig(dataset, split=split, seeds=seeds, command=cmd, run_dir=RUN_DIR)
+    result = run_experiment(config, [variant_spec(dataset, v, overrides) for v in variants])
     if save_run_dir:
         save_fitted(result, variant, ROOT / save_run_dir, cmd)
     return save_result(result, RECORDS, PER_USER)
@@ -180,7 +221,7 @@ def save_fitted(result, variant: str, out: Path, cmd: str) -> None:
     params = {k: v for k, v in run.params.items() if k != "progress"}
     info = RunInfo(
         data=result.dataset,
-        split="loo",
+        split=SPLITS.get(result.dataset, "loo"),
         seed=0,
         model=outcome.model.model_type,
         params=params,
@@ -189,6 +230,14 @@ def save_fitted(result, variant: str, out: Path, cmd: str) -> None:
         command=f"{cmd} --save-run {out.relative_to(ROOT)}",
     )
     save_run(outcome.model, out, info)
+
+
+def worker_groups(variants: list[str]) -> list[str]:
+    """One worker per variant, except the fine-tune modes: one worker (comma-joined) runs
+    them all, so each seed's masked pretraining is fitted once and shared."""
+    modes = [v for v in variants if v in FINETUNE_VARIANTS]
+    groups = [v for v in variants if v not in FINETUNE_VARIANTS]
+    return groups + ([",".join(modes)] if modes else [])
 
 
 def main() -> None:
@@ -214,7 +263,7 @@ def main() -> None:
         parser.error("--save-run needs exactly one data set and one variant")
 
     for dataset in args.datasets:
-        for variant in args.variants:
+        for variant in worker_groups(args.variants):
             start = time.perf_counter()
             extra = ["--param", *args.param] if args.param else []
             extra += ["--save-run", args.save_run] if args.save_run else []
