@@ -10,9 +10,14 @@ Protocols (see ``lmrec.evaluate.cold_start``, run by :func:`lmrec.experiment.run
 - ``cold-item-full``: the cold-item split, each cold target ranked among all items (warm
   and cold), and the warm targets ranked as usual (``warm_ndcg@10``). Models: ``content``
   (text similarity between a candidate and the user's history, the baseline),
-  ``transformer-fusion`` and ``transformer-fusion-iddrop`` (the same with ID dropout 0.3:
-  trained items are seen by their text alone 30% of the time, so text-only vectors are
-  ranked on the same scale; lmrec.models.fusion). Target: cold Recall@20 at least 3× the
+  ``transformer-fusion`` (fusion ``add`` in this protocol: the model without the change)
+  and ``transformer-fusion-cold-<rate>`` (:data:`COLD_VARIANTS`): the same with untrained
+  items out of the training softmax (``mask_untrained``), ID dropout at that rate (trained
+  items seen by their text alone, so text-only vectors are ranked on the same scale) and
+  text bias (those items take an output bias predicted from their text; see
+  lmrec.models.fusion). The rate is fixed, not tuned: the warm validation targets cannot
+  choose what is for cold items. ``transformer-fusion-iddrop`` is the earlier attempt (ID
+  dropout 0.3 alone, fusion chosen on validation). Target: cold Recall@20 at least 3× the
   content baseline's on ml-100k, above it on Beauty and Toys, warm NDCG@10 within 2% of
   ``transformer-fusion``.
 
@@ -55,22 +60,40 @@ MODELS = (
     "transformer-fusion",
     "transformer-text-only",
     "transformer-fusion-iddrop",
+    "transformer-fusion-cold-0.1",
+    "transformer-fusion-cold-0.3",
 )
+#: cold-item-full variants: parameters over ``transformer-fusion`` (fusion add).
+COLD_VARIANTS = {
+    f"transformer-fusion-cold-{rate}": {
+        "mask_untrained": True,
+        "id_dropout": rate,
+        "text_bias": True,
+    }
+    for rate in (0.1, 0.3)
+}
 PROTOCOLS = ("cold-item", "cold-user", "cold-item-full")
 #: The models each protocol runs unless --models says otherwise.
 PROTOCOL_MODELS = {
     "cold-item": MODELS[:5],
     "cold-user": MODELS[:5],
-    "cold-item-full": ("content", "transformer-fusion", "transformer-fusion-iddrop"),
+    "cold-item-full": ("content", "transformer-fusion", *COLD_VARIANTS),
 }
 
 
-def model_spec(dataset: str, model: str):
+def model_spec(dataset: str, model: str, protocol: str):
     from lmrec.experiment import ModelSpec
     from transformer import variant_spec
 
     if model in ("popular", "content"):
         return ModelSpec(model)
+    if protocol == "cold-item-full" and model in ("transformer-fusion", *COLD_VARIANTS):
+        # one fusion for the model and its change, so warm NDCG compares like with like
+        overrides = {"fusion": "add", **COLD_VARIANTS.get(model, {})}
+        spec = variant_spec(dataset, "transformer-fusion", overrides)
+        return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=model)
+    if model in COLD_VARIANTS:
+        raise SystemExit(f"{model} runs in the cold-item-full protocol only")
     spec = variant_spec(dataset, model)
     return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
 
@@ -85,7 +108,7 @@ def worker(dataset: str, model: str, protocol: str, seeds: int) -> list[dict]:
     config = ExperimentConfig(
         dataset, seeds=seeds, command=command(__file__, *args, "--seeds", str(seeds))
     )
-    result = run_cold_start(config, [model_spec(dataset, model)], protocol)
+    result = run_cold_start(config, [model_spec(dataset, model, protocol)], protocol)
     return save_result(result, RECORDS, PER_USER)
 
 

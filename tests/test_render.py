@@ -203,3 +203,71 @@ def test_behaviour_rows_pair_over_examples_defined_in_both(render, tmp_path):
     assert "Δ +0.1" in row and "p < 0.001" in row and "n.s." not in row
     test = render.paired_finite(records[1], records[0], "pair_auc")
     assert test.n_users == 250  # the 50 undefined rows are left out
+
+
+def _cold_full_record(tmp_path, model, recall, warm, deterministic=False):
+    """A cold-item-full record: 40 cold rows (recall@20), then 60 warm rows (warm NDCG)."""
+    seeds = [0] if deterministic else [0, 1, 2]
+    rows = [f"cold:u{j}" for j in range(40)] + [f"warm:u{j}" for j in range(60)]
+    nan_c, nan_w = np.full((len(seeds), 60), np.nan), np.full((len(seeds), 40), np.nan)
+    name = f"d__{model}__cold-item-full.json"
+    write_per_user(
+        tmp_path / name,
+        dataset="d",
+        split="cold",
+        protocol="cold-item-full",
+        model=model,
+        user_ids=rows,
+        seeds=seeds,
+        scores={
+            "recall@20": np.hstack([recall, nan_c]),
+            "ndcg@10": np.hstack([recall / 2, nan_c]),
+            "warm_ndcg@10": np.hstack([nan_w, warm]),
+        },
+    )
+    metrics = {
+        "recall@20": float(recall.mean()),
+        "ndcg@10": float(recall.mean() / 2),
+        "warm_ndcg@10": float(warm.mean()),
+    }
+    return make_record(
+        dataset="d",
+        split="cold",
+        protocol="cold-item-full",
+        model=model,
+        metrics=metrics,
+        train_seconds=1.0,
+        eval_seconds=1.0,
+        peak_mb=1.0,
+        extra={
+            "seeds": seeds,
+            "deterministic": deterministic,
+            "metrics_ci95": {k: 0.0 if deterministic else 0.01 for k in metrics},
+            "per_user_file": name,
+        },
+    )
+
+
+def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_the_base(
+    render, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(render.COLD_FULL_TARGETS, "d", 3.0)
+    rng = np.random.default_rng(0)
+    warm = rng.random((3, 60))
+    content_recall = np.zeros((1, 40))
+    content_recall[0, :4] = 1.0  # 0.1: the cold model's 0.5 is 5×
+    records = [
+        _cold_full_record(tmp_path, "content", content_recall, warm[:1], deterministic=True),
+        _cold_full_record(tmp_path, "transformer-fusion", np.zeros((3, 40)), warm),
+        _cold_full_record(
+            tmp_path, "transformer-fusion-cold-0.1", np.full((3, 40), 0.5), warm * 0.9,
+        ),
+    ]  # fmt: skip
+    lines = render.cold_item_full_section({("d", "cold", "cold-item-full"): records})
+    row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
+    assert "5.00× (met)" in row
+    assert "-10.0% (outside 2%)" in row
+    test = render.paired_finite(records[2], records[1], "warm_ndcg@10")
+    assert test.n_users == 60 and test.difference < 0  # the 40 cold rows are left out
+    base = next(line for line in lines if "| transformer-fusion |" in line)
+    assert "0.00× (missed)" in base

@@ -29,6 +29,7 @@ For each model (:class:`ModelSpec`):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -69,6 +70,8 @@ PER_USER_METRICS: tuple[str, ...] = (
     "calibration_kl@10",
     "logloss",  # behaviour prediction: per held-out example
     "pair_auc",
+    "recall@20",  # cold-item-full: new items' headline metric
+    "warm_ndcg@10",  # cold-item-full: what the warm targets keep (NaN on cold rows)
 )
 
 Progress = Callable[[str], None]
@@ -652,9 +655,7 @@ def run_cold_start(
         split = cold_items.split
 
         def score(model: Recommender) -> list[EvalResult]:
-            cold, warm = evaluate_cold_items_full(model, cold_items)
-            warm_metrics = {f"warm_{k}": v for k, v in warm.metrics.items() if "@" in k}
-            return [_with_metrics(cold, {**cold.metrics, **warm_metrics})]
+            return [_cold_and_warm(*evaluate_cold_items_full(model, cold_items), cold_items)]
 
         split_name = split.protocol
     elif protocol == "cold-user":
@@ -683,7 +684,7 @@ def run_cold_start(
             return score(model), extra
 
         def user_ids(result: EvalResult) -> np.ndarray | None:
-            if protocol == "cold-user":
+            if protocol != "cold-item":  # cold-user: no pairing; cold-item-full: result.ids
                 return None
             return _ranking_user_ids(split, "test", result)
 
@@ -808,6 +809,30 @@ def _add_retrain_times(update: ModelOutcome, retrain: ModelOutcome) -> None:
         summary = mean_ci([p[key] for p in record["per_seed"]])
         record["metrics"][key] = round(summary.mean, 6)
         record["metrics_ci95"][key] = None if summary.single else round(summary.half_width, 6)
+
+
+def _cold_and_warm(cold: EvalResult, warm: EvalResult, cold_items: Any) -> EvalResult:
+    """One ``cold-item-full`` result: the cold targets' metrics plus the warm targets' as
+    ``warm_*``. Its per-row scores cover the cold users, then the warm ones (ids
+    ``cold:<user>``, ``warm:<user>``), each metric NaN on the rows it does not describe, so
+    that both the new items' recall and the warm NDCG pair with another model's per user."""
+    metrics = {**cold.metrics, **{f"warm_{k}": v for k, v in warm.metrics.items() if "@" in k}}
+    idmap = cold_items.split.fit_data("test").idmap
+    rows = []
+    for name, result, targets in (
+        ("cold", cold, cold_items.split.test),
+        ("warm", warm, cold_items.warm_test),
+    ):
+        users = idmap.user_ids(np.unique(idmap.user_index(targets["user_id"])))
+        if len(users) != len(result.per_user.get(TUNE_METRIC, ())):
+            return _with_metrics(cold, metrics)  # a subset was scored: no per-row pairing
+        rows.append((name, users, result.per_user))
+    (_, cold_users, cold_scores), (_, warm_users, warm_scores) = rows
+    nan_cold, nan_warm = np.full(len(cold_users), np.nan), np.full(len(warm_users), np.nan)
+    per_user = {k: np.concatenate([v, nan_warm]) for k, v in cold_scores.items()}
+    per_user |= {f"warm_{k}": np.concatenate([nan_cold, v]) for k, v in warm_scores.items()}
+    ids = np.array([f"cold:{u}" for u in cold_users] + [f"warm:{u}" for u in warm_users])
+    return dataclasses.replace(cold, metrics=metrics, per_user=per_user, ids=ids)
 
 
 def _with_metrics(result: EvalResult, metrics: dict[str, float]) -> EvalResult:

@@ -163,13 +163,28 @@ def test_cold_item_full_ranks_cold_targets_among_all_items_and_warm_ones_too(wor
     )
 
 
-def test_the_experiment_path_records_cold_and_warm_metrics_for_cold_item_full():
-    from lmrec.experiment import ExperimentConfig, ModelSpec, run_cold_start
+def test_the_experiment_path_records_cold_and_warm_metrics_for_cold_item_full(tmp_path):
+    from lmrec.evaluate.report import read_per_user
+    from lmrec.experiment import ExperimentConfig, ModelSpec, run_cold_start, save_result
 
     config = ExperimentConfig("synthetic", seeds=1)
     result = run_cold_start(config, [ModelSpec("popular")], "cold-item-full")
     (record,) = result.records
     assert record["protocol"] == "cold-item-full"
     assert {"recall@20", "ndcg@10", "warm_ndcg@10", "warm_recall@10"} <= set(record["metrics"])
+    # per-row scores: cold users then warm users, each metric NaN where it does not apply,
+    # and their means are the record's metrics
+    (saved,) = save_result(result, tmp_path / "records.json", tmp_path / "per_user")
+    rows = read_per_user(tmp_path / saved["per_user_file"])
+    ids = np.array(rows["user_ids"])
+    cold_rows = np.char.startswith(ids.astype(str), "cold:")
+    assert cold_rows.any() and (~cold_rows).any()
+    ndcg, warm = rows["scores"]["ndcg@10"][0], rows["scores"]["warm_ndcg@10"][0]
+    assert np.isnan(ndcg[~cold_rows]).all() and np.isnan(warm[cold_rows]).all()
+    assert np.isclose(ndcg[cold_rows].mean(), record["metrics"]["ndcg@10"])
+    assert np.isclose(warm[~cold_rows].mean(), record["metrics"]["warm_ndcg@10"])
+    assert np.isclose(
+        rows["scores"]["recall@20"][0][cold_rows].mean(), record["metrics"]["recall@20"]
+    )
     with pytest.raises(ConfigError, match="'cold-item-full'"):
         run_cold_start(config, [ModelSpec("popular")], "cold-items")

@@ -225,3 +225,81 @@ def test_mask_untrained_ranks_new_items_higher_in_the_full_catalogue(world, cach
 def test_mask_untrained_needs_item_text(world):
     with pytest.raises(ConfigError, match=r"mask_untrained .* needs item text"):
         SequenceTransformer(mask_untrained=True).fit(world)
+
+
+def _text_bias_net(id_dropout: float):
+    from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        n_items=5, dim=8, heads=2, layers=1, max_len=4, fusion="add", text_dim=3,
+        id_dropout=id_dropout, text_bias=True, mask_untrained=True,
+    )  # fmt: skip
+    net = SequenceTransformerNet(config)
+    text = np.eye(5, 3, dtype=np.float32) + 0.5  # every item has text
+    trained = np.array([True, True, True, False, True])
+    net.fusion.set_text(text, trained)
+    net.set_trained(trained)
+    with torch.no_grad():
+        net.out_bias[1:6] = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+        net.fusion.bias_proj.bias.fill_(-7.0)
+    return net
+
+
+def test_text_bias_replaces_the_bias_of_items_seen_by_their_text_alone():
+    """At inference the untrained item (catalogue 3) takes its text's bias, the others
+    their own; in training, the items this step's ID dropout dropped take it too, the same
+    items whose table rows lost their ID part."""
+    net = _text_bias_net(id_dropout=0.5)
+    predicted = net.fusion.text_bias()[1:6].detach()
+    net.eval()
+    bias = net.output_bias().detach()
+    assert bias.tolist()[:3] == [1.0, 2.0, 3.0] and float(bias[4]) == 5.0
+    assert torch.isclose(bias[3], predicted[3])
+    net.train()
+    torch.manual_seed(3)
+    table = net.item_table()
+    dropped = (net.fusion.step_keep[1:6] == 0).numpy()
+    dropped[3] = False  # untrained: -inf in training (mask_untrained), checked below
+    assert dropped.any() and not dropped.all()
+    bias = net.output_bias().detach()
+    assert torch.allclose(bias[dropped], predicted[dropped])
+    kept = ~dropped
+    kept[3] = False
+    assert torch.equal(bias[kept], net.out_bias[1:6].detach()[kept])
+    assert torch.isinf(bias[3])
+    t = net.fusion.proj(net.fusion.text)
+    assert torch.allclose(table[1:6][dropped], t[1:6][dropped])
+
+
+def test_text_bias_learns_from_dropped_items_and_new_items_start_from_it():
+    net = _text_bias_net(id_dropout=0.9)
+    net.train()
+    items = torch.tensor([[1, 2, 3, 5], [0, 5, 2, 1]])
+    targets = torch.tensor([[2, 3, 5, 1], [0, 2, 1, 5]])
+    torch.manual_seed(1)
+    _, loss = net(items, targets=targets, need_logits=False)
+    loss.backward()
+    assert float(net.fusion.bias_proj.weight.grad.abs().sum()) > 0
+    net.new_items_start(np.array([False, False, False, True, False]))
+    assert torch.isclose(net.out_bias[4], net.fusion.text_bias()[4])
+    assert net.out_bias[1:4].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_text_bias_needs_text_and_id_dropout(world):
+    with pytest.raises(ConfigError, match=r"text_bias .* needs fusion 'text'"):
+        SequenceTransformer(fusion="add", text_bias=True).fit(world)
+    with pytest.raises(ConfigError, match="text_bias"):
+        SequenceTransformer(text_bias=True).fit(world)
+
+
+def test_a_text_bias_model_saves_and_loads_with_the_same_scores(world, cache_dir, tmp_path):
+    split = leave_one_out(world)
+    model = SequenceTransformer(
+        **{**FAST, "epochs": 2}, fusion="add", id_dropout=0.3, text_bias=True,
+        text_cache_dir=cache_dir,
+    ).fit_split(split, "test")  # fmt: skip
+    model.save(tmp_path / "run")
+    again = load(tmp_path / "run")
+    users = world.idmap.users[:5]
+    assert np.allclose(model.predict_proba(users), again.predict_proba(users), atol=1e-6)

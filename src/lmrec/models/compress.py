@@ -72,7 +72,7 @@ def int8_scoring_net(net: nn.Module) -> nn.Module:
     n = scoring.config.n_items
     output = nn.Linear(table.shape[1], n)
     output.weight.copy_(table[1 : n + 1])
-    output.bias.copy_(scoring.out_bias[1 : n + 1])
+    output.bias.copy_(scoring.output_bias())
     scoring.output = output
     with warnings.catch_warnings():
         # torch.ao.quantization is marked deprecated (moving to torchao); the pinned torch

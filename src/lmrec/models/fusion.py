@@ -23,6 +23,14 @@ which is what a cold item is at test time: without it, a cold item's text-only v
 in a corner of the space the output layer never learned to rank, and new items lose to
 every warm item in the full catalogue.
 
+**Text bias** (``text_bias``, with ID dropout): an item's output bias ``b_i`` (its learned
+popularity) is as much an ID part as ``x_i``. With ``text_bias`` a linear map of the text
+predicts a bias, ``b̂_i = w · z_i + c``, and every item seen by its text alone (dropped in
+this step, or never trained) takes ``b̂_i`` instead of ``b_i``. Dropout trains the map on
+warm items' popularity, so a cold item is scored ``h · t_i + b̂_i``: how well it matches
+the user, plus how popular items whose text reads like its own are. Without it a cold item
+gets the mean bias, which the long tail drags far below that of the items users pick.
+
 Before any of this, :func:`reduce_text` centres the sentence embeddings and keeps their
 leading principal components: sentence encoders put every text in a narrow cone whose shared
 direction says nothing about the item, and the fused table is recomputed at every training
@@ -91,7 +99,15 @@ class TextFusion(nn.Module):
     ``[MASK]`` (special rows have no text and keep their ID embedding).
     """
 
-    def __init__(self, mode: str, n_rows: int, text_dim: int, dim: int, id_dropout: float = 0.0):
+    def __init__(
+        self,
+        mode: str,
+        n_rows: int,
+        text_dim: int,
+        dim: int,
+        id_dropout: float = 0.0,
+        text_bias: bool = False,
+    ):
         super().__init__()
         self.id_dropout = id_dropout
         if mode not in FUSIONS or mode == "id":
@@ -104,6 +120,10 @@ class TextFusion(nn.Module):
         self.proj = nn.Linear(text_dim, dim)
         if mode in ("concat", "gate"):
             self.mix = nn.Linear(2 * dim, dim)
+        self.bias_proj = nn.Linear(text_dim, 1) if text_bias else None
+        #: The ID mask (n_rows,) of the current training step, so that the output biases
+        #: (item_bias) drop the same items the table did; None outside training.
+        self.step_keep: torch.Tensor | None = None
 
     @torch.no_grad()
     def set_text(self, embeddings: np.ndarray, trained: np.ndarray) -> None:
@@ -128,6 +148,7 @@ class TextFusion(nn.Module):
         if self.training and self.id_dropout > 0:
             dropped = (torch.rand_like(keep) < self.id_dropout) & (self.has_text > 0)
             keep = keep * (~dropped).float()
+        self.step_keep = keep if self.training else None
         x = id_table * keep[:, None]
         t = self.proj(self.text) * self.has_text[:, None]
         if self.mode == "add":
@@ -139,6 +160,22 @@ class TextFusion(nn.Module):
             return self.mix(both)
         gate = torch.sigmoid(self.mix(both))
         return gate * x + (1 - gate) * t
+
+    def text_bias(self) -> torch.Tensor:
+        """The bias each row's text predicts (n_rows,); needs ``text_bias``."""
+        if self.bias_proj is None:
+            raise RuntimeError("this fusion has no text bias (text_bias=False)")
+        return self.bias_proj(self.text).squeeze(-1)
+
+    def item_bias(self, id_bias: torch.Tensor) -> torch.Tensor:
+        """Output biases (n_rows,): ``id_bias``, except that with ``text_bias`` the items
+        seen by their text alone (in this training step, or untrained) take the bias their
+        text predicts."""
+        if self.bias_proj is None:
+            return id_bias
+        keep = self.step_keep if self.training and self.step_keep is not None else self.id_keep
+        text_only = (keep == 0) & (self.has_text > 0)
+        return torch.where(text_only, self.text_bias(), id_bias)
 
 
 __all__ = ["FUSIONS", "TextBasis", "TextFusion", "fit_text_basis", "reduce_text"]

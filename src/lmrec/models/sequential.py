@@ -153,6 +153,14 @@ class SequenceTransformer(Configured, Recommender):
                 "task_weighting weighs the tasks of a multi-task model; use transformer-behaviour "
                 "or transformer-rating (lmrec train --tasks next,behaviour)"
             )
+        if self.text_bias and not (
+            self.fusion == "text"
+            or (self.fusion in ("add", "concat", "gate") and self.id_dropout > 0)
+        ):
+            raise ConfigError(
+                "text_bias learns a bias from the text of items seen by their text alone: it "
+                "needs fusion 'text', or fusion add, concat or gate with id_dropout > 0"
+            )
         if self.mask_untrained and self.fusion == "id":
             raise ConfigError(
                 "mask_untrained leaves untrained items out of training so that their text "
@@ -206,7 +214,7 @@ class SequenceTransformer(Configured, Recommender):
             checkpoint_dir=self.checkpoint_dir,
             resume=self.checkpoint_dir is not None,
         )
-        if self.mask_untrained:
+        if self.mask_untrained or self.text_bias:
             self.net_.new_items_start(~trained)
         self.temperature_ = 1.0
         if valid is not None and len(valid.interactions):

@@ -74,6 +74,9 @@ class TransformerConfig:
     #: items, not negatives: without this every step pushes their text vectors and biases
     #: away from every user, and a new item can never win a place in the full catalogue.
     mask_untrained: bool = False
+    #: Items seen by their text alone (ID dropout, untrained items) take an output bias
+    #: predicted from their text instead of their ID's (fusion.py); needs id_dropout.
+    text_bias: bool = False
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
@@ -203,7 +206,7 @@ class SequenceTransformerNet(nn.Module):
         # Not saved: it matters in training only, and new_items_start bakes its consequence.
         self.register_buffer("untrained_penalty", torch.zeros(c.n_items), persistent=False)
         self.fusion = (
-            TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim, c.id_dropout)
+            TextFusion(c.fusion, c.n_items + 2, c.text_dim, c.dim, c.id_dropout, c.text_bias)
             if c.fusion != "id"
             else None
         )
@@ -312,8 +315,10 @@ class SequenceTransformerNet(nn.Module):
 
     def output_bias(self) -> torch.Tensor:
         """The catalogue's output biases (n_items,); in training with ``mask_untrained``,
-        -inf for items that have no training event (see :meth:`set_trained`)."""
-        bias = self.out_bias[1 : self.config.n_items + 1]
+        -inf for items that have no training event (see :meth:`set_trained`). With
+        ``text_bias``, items seen by their text alone take their text's bias."""
+        bias = self.out_bias if self.fusion is None else self.fusion.item_bias(self.out_bias)
+        bias = bias[1 : self.config.n_items + 1]
         if self.training and self.config.mask_untrained:
             return bias + self.untrained_penalty
         return bias
@@ -331,11 +336,17 @@ class SequenceTransformerNet(nn.Module):
 
         A new item's bias was never trained (with ``mask_untrained`` it stayed at its
         initial 0, which is not where trained biases end up); the average item's bias says
-        "as likely as a typical item" until events say more, and its text does the rest."""
+        "as likely as a typical item" until events say more, and its text does the rest.
+        With ``text_bias``, a new item with text starts from the bias its text predicts."""
         new = torch.as_tensor(np.asarray(new, dtype=bool))
-        bias = self.out_bias[1 : self.config.n_items + 1]
+        n = self.config.n_items
+        bias = self.out_bias[1 : n + 1]
         if bool(new.any()) and not bool(new.all()):
             bias[new] = bias[~new].mean()
+        if self.fusion is not None and self.fusion.bias_proj is not None:
+            # has_text may not be set yet for rows an update just filled: read the text
+            from_text = new & (self.fusion.text[1 : n + 1].norm(dim=1) > 0)
+            bias[from_text] = self.fusion.text_bias()[1 : n + 1][from_text]
 
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
