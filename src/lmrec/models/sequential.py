@@ -90,6 +90,9 @@ class SequenceTransformer(Configured, Recommender):
         "text_model": None,
         "text_cache_dir": None,
         "target_behaviour": None,
+        # Training: tied events (same timestamp or none, same behaviour) in random order
+        # each epoch, for data whose file order is not time (lmrec.train.sequences).
+        "shuffle_ties": False,
         "init_from": None,
         "finetune_mode": "full",
         "lora_rank": 8,
@@ -313,6 +316,13 @@ class SequenceTransformer(Configured, Recommender):
             parameters=parameters,
         )
 
+    def _next_behaviour(self) -> int | None:
+        """The behaviour token a masked model's trailing [MASK] carries: the target
+        behaviour when there is one (the model learned to fill buys), else the default."""
+        if self.target_behaviour is None:
+            return None
+        return BEHAVIOURS.index(self.target_behaviour) + 1
+
     def _sequence_objective(self, net: SequenceTransformerNet, seqs: UserSequences):
         """The next-item or masked-item objective this model's parameters name."""
         target_behaviour = (
@@ -325,6 +335,7 @@ class SequenceTransformer(Configured, Recommender):
             mask_index=net.config.mask_index,
             mask_prob=self.mask_prob,
             target_behaviour=target_behaviour,
+            shuffle_ties=self.shuffle_ties,
         )
 
     def fit_split(self, split: Split, on: Part = "test") -> SequenceTransformer:
@@ -399,7 +410,12 @@ class SequenceTransformer(Configured, Recommender):
         order = np.argsort(lengths, kind="stable")
         for lo in range(0, len(rows), chunk):
             part = order[lo : lo + chunk]
-            yield part, inference(seqs, rows[part], self.max_len, net.config.mask_index)
+            yield (
+                part,
+                inference(
+                    seqs, rows[part], self.max_len, net.config.mask_index, self._next_behaviour()
+                ),
+            )
 
     @torch.no_grad()
     def _score_sequences(
@@ -691,7 +707,7 @@ class SequenceTransformer(Configured, Recommender):
         if net.training:
             net.eval()
         inputs = objective_class(self.objective).inference(
-            seqs, np.array([row]), self.max_len, net.config.mask_index
+            seqs, np.array([row]), self.max_len, net.config.mask_index, self._next_behaviour()
         )
         _, attribution = gradient_x_input(net, inputs, int(item))
         items, kinds = inputs["items"][0].numpy(), inputs["behaviours"][0].numpy()

@@ -20,7 +20,7 @@ Further heads fit the same three methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,6 +37,7 @@ from lmrec.train.sequences import (
     inference_batch,
     masked_batch,
     rating_batch,
+    shuffle_tied_runs,
     training_windows,
 )
 
@@ -80,12 +81,16 @@ class NextItem:
     """Causal next-item: inputs are events 0..n-2 of each window, targets events 1..n-1.
 
     ``target_behaviour`` (a behaviour index + 1) keeps only next events of that behaviour
-    as targets ("what will they buy next").
+    as targets ("what will they buy next"). ``shuffle_ties`` reorders each user's tied events
+    at random every epoch (:func:`~lmrec.train.sequences.shuffle_tied_runs`).
     """
 
     seqs: UserSequences
     windows: Windows
     target_behaviour: int | None = None
+    shuffle_ties: bool = False
+    #: This epoch's sequences (``seqs`` with tied runs reshuffled), set by ``batches``.
+    epoch_seqs: UserSequences | None = field(default=None, repr=False)
     causal = True
 
     @staticmethod
@@ -94,28 +99,46 @@ class NextItem:
         return max_len
 
     def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        if self.shuffle_ties:
+            self.epoch_seqs = shuffle_tied_runs(self.seqs, rng)
         return bucketed_batches(self.windows.lengths, batch_size, rng)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
-        batch = causal_batch(self.seqs, self.windows, idx, self.target_behaviour)
+        seqs = self.seqs if self.epoch_seqs is None else self.epoch_seqs
+        batch = causal_batch(seqs, self.windows, idx, self.target_behaviour)
         return _batch_inputs(batch, True)
 
     loss = staticmethod(_targets_loss)
 
     @staticmethod
-    def inference(seqs: UserSequences, rows: np.ndarray, max_len: int, mask_index: int) -> Inputs:
-        """Inputs whose last position's logits score what comes after each history."""
+    def inference(
+        seqs: UserSequences,
+        rows: np.ndarray,
+        max_len: int,
+        mask_index: int,
+        next_behaviour: int | None = None,
+    ) -> Inputs:
+        """Inputs whose last position's logits score what comes after each history
+        (``next_behaviour`` is for masked models: the causal state has no such token)."""
         return _batch_inputs(inference_batch(seqs, rows, max_len), True)
 
 
 @dataclass
 class MaskedItem:
-    """Masked item: hide random events behind ``[MASK]`` and predict them (bidirectional)."""
+    """Masked item: hide random events behind ``[MASK]`` and predict them (bidirectional).
+
+    ``target_behaviour`` (a behaviour index + 1) hides only events of that behaviour: on
+    data without time order (JD) a buy is predicted from every other event, before or after
+    it in the file, instead of from the ones that happen to precede it.
+    """
 
     seqs: UserSequences
     windows: Windows
     mask_index: int
     mask_prob: float = 0.2
+    target_behaviour: int | None = None
+    shuffle_ties: bool = False  # as NextItem's
+    epoch_seqs: UserSequences | None = field(default=None, repr=False)
     causal = False
 
     @staticmethod
@@ -124,18 +147,36 @@ class MaskedItem:
         return max_len - 1
 
     def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        if self.shuffle_ties:
+            self.epoch_seqs = shuffle_tied_runs(self.seqs, rng)
         return bucketed_batches(self.windows.lengths, batch_size, rng)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
-        batch = masked_batch(self.seqs, self.windows, idx, self.mask_index, self.mask_prob, rng)
+        batch = masked_batch(
+            self.seqs if self.epoch_seqs is None else self.epoch_seqs,
+            self.windows,
+            idx,
+            self.mask_index,
+            self.mask_prob,
+            rng,
+            target_behaviour=self.target_behaviour,
+        )
         return _batch_inputs(batch, False)
 
     loss = staticmethod(_targets_loss)
 
     @staticmethod
-    def inference(seqs: UserSequences, rows: np.ndarray, max_len: int, mask_index: int) -> Inputs:
-        """History + a trailing ``[MASK]``: its logits are the next-item scores."""
-        return _batch_inputs(inference_batch(seqs, rows, max_len, mask_index), False)
+    def inference(
+        seqs: UserSequences,
+        rows: np.ndarray,
+        max_len: int,
+        mask_index: int,
+        next_behaviour: int | None = None,
+    ) -> Inputs:
+        """History + a trailing ``[MASK]`` carrying ``next_behaviour`` (default "click"):
+        its logits are the next-item scores."""
+        kw = {} if next_behaviour is None else {"next_behaviour": next_behaviour}
+        return _batch_inputs(inference_batch(seqs, rows, max_len, mask_index, **kw), False)
 
 
 @dataclass
@@ -264,13 +305,14 @@ def sequence_objective(
     mask_index: int,
     mask_prob: float = 0.2,
     target_behaviour: int | None = None,
+    shuffle_ties: bool = False,
 ) -> NextItem | MaskedItem:
     """The objective ``name`` over windows of ``seqs`` that fit ``max_len`` positions."""
     cls = objective_class(name)
     windows = training_windows(seqs, cls.span(max_len))
     if cls is NextItem:
-        return NextItem(seqs, windows, target_behaviour)
-    return MaskedItem(seqs, windows, mask_index, mask_prob)
+        return NextItem(seqs, windows, target_behaviour, shuffle_ties)
+    return MaskedItem(seqs, windows, mask_index, mask_prob, target_behaviour, shuffle_ties)
 
 
 @dataclass

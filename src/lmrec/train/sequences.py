@@ -112,6 +112,38 @@ def training_windows(seqs: UserSequences, max_len: int, min_len: int = 2) -> Win
     )
 
 
+def shuffle_tied_runs(seqs: UserSequences, rng: np.random.Generator) -> UserSequences:
+    """A copy of ``seqs`` in which every run of consecutive events with the same timestamp
+    (or none) and the same behaviour is put in random order.
+
+    Events that share a time have no order between them; the file's order is all there is.
+    Without timestamps (JD) that order sorts each user's items by id, and a sequence model
+    trained on it learns the sort ("the next buy has a larger id"), which held-out buys do
+    not follow. Reshuffled every epoch, the tied runs teach no order; runs of different
+    behaviours (JD's views, then favourites, then buys) keep theirs.
+    """
+    lengths = np.array([len(s) for s in seqs.items], dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return seqs
+    items = np.concatenate(seqs.items)
+    kinds = np.concatenate(seqs.behaviours)
+    stamps = np.concatenate(seqs.timestamps).astype(np.float64)
+    bounds = np.cumsum(lengths)[:-1]
+    new_run = np.zeros(total, dtype=bool)
+    new_run[0] = True
+    new_run[bounds[bounds < total]] = True  # a user's first event
+    tied = (stamps[1:] == stamps[:-1]) | (np.isnan(stamps[1:]) & np.isnan(stamps[:-1]))
+    new_run[1:] |= ~tied | (kinds[1:] != kinds[:-1])
+    order = np.lexsort((rng.random(total), np.cumsum(new_run)))
+
+    def regroup(flat: np.ndarray) -> list[np.ndarray]:
+        return np.split(flat[order], bounds)
+
+    ratings = None if seqs.ratings is None else regroup(np.concatenate(seqs.ratings))
+    return UserSequences(regroup(items), regroup(kinds), regroup(stamps), ratings)
+
+
 def bucketed_batches(
     lengths: np.ndarray, batch_size: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
@@ -186,20 +218,31 @@ def masked_batch(
     mask_prob: float,
     rng: np.random.Generator,
     last_prob: float = 0.1,
+    target_behaviour: int | None = None,
 ) -> Batch:
     """BERT4Rec-style: hide random events behind [MASK] and predict them (bidirectional).
 
     Every sequence gets at least one mask. With probability ``last_prob`` only the final event
     is masked, which is exactly the inference situation (history + [MASK] → next item).
+    ``target_behaviour`` (a behaviour index + 1) masks only events of that behaviour ("which
+    item did they buy, given everything else they did"); a window without one has no target.
+    A masked event keeps its behaviour token, as the [MASK] of inference carries the
+    behaviour to predict.
     """
     items, behaviours, stamps = collate(
         seqs, windows.user[idx], windows.start[idx], windows.end[idx]
     )
     real = items != PAD
+    if target_behaviour is not None:
+        real &= behaviours == target_behaviour
     masked = (rng.random(items.shape) < mask_prob) & real
-    only_last = rng.random(len(items)) < last_prob
+    only_last = (rng.random(len(items)) < last_prob) & real[:, -1]
     masked[only_last] = False
-    masked[:, -1] |= only_last | ~masked.any(axis=1)
+    masked[:, -1] |= only_last
+    # at least one mask per window: its last candidate event when the draw left none
+    none = ~masked.any(axis=1) & real.any(axis=1)
+    last_real = real.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1)
+    masked[np.flatnonzero(none), last_real[none]] = True
     targets = np.where(masked, items, PAD)
     inputs = np.where(masked, mask_index, items)
     return Batch(
