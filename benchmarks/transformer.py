@@ -13,6 +13,8 @@ Variants (``model`` in the records):
   embedding (bundled all-MiniLM-L6-v2; see ``lmrec.models.fusion``); the fusion (add,
   concat, gate) is a grid point chosen on validation NDCG@10, not a separate row;
 - ``transformer-text-only``: item vectors from text alone (no ID embeddings);
+- ``transformer-masked``: masked-item training from scratch (bidirectional; on JD only buys
+  are hidden and predicted from every other event);
 - ``transformer-rating-mtl``: multi-task, the same next-item training plus λ = 1 times the
   rating task (:mod:`lmrec.models.rating_transformer`), stopped on validation NDCG@10 like
   the others: does learning ratings help or hurt the ranking? (needs ratings: MovieLens,
@@ -86,6 +88,9 @@ TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
     # rate, not tuned: warm validation NDCG cannot choose what is for cold items.
     "transformer-fusion-iddrop": ({"id_dropout": 0.3}, {"fusion": ["add", "concat", "gate"]}),
 }
+#: Objective variants: name -> fixed parameters (``transformer-masked``: BERT4Rec's masked
+#: items instead of next items; with a target behaviour only its events are hidden).
+OBJECTIVE_VARIANTS: dict[str, dict[str, object]] = {"transformer-masked": {"objective": "masked"}}
 #: Other model types run as variants: name -> (model type, fixed parameters).
 TASK_VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "transformer-rating-mtl": ("transformer-rating", {"stop_on": "ndcg", "rating_weight": 1.0}),
@@ -134,7 +139,7 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
     overrides = overrides or {}
     fixed, grid = TEXT_VARIANTS.get(variant, ({}, {}))
     model_type, task_params = TASK_VARIANTS.get(variant, ("transformer", {}))
-    fixed = {**fixed, **task_params}
+    fixed = {**fixed, **task_params, **OBJECTIVE_VARIANTS.get(variant, {})}
     params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
     grid = {k: v for k, v in {**GRIDS.get(dataset, {}), **grid}.items() if k not in overrides}
     pretrain = None
@@ -251,7 +256,7 @@ def main() -> None:
         "--variants",
         nargs="*",
         default=list(VARIANTS),
-        choices=[*VARIANTS, *TEXT_VARIANTS, *TASK_VARIANTS],
+        choices=[*VARIANTS, *TEXT_VARIANTS, *TASK_VARIANTS, *OBJECTIVE_VARIANTS],
     )
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")
