@@ -158,35 +158,44 @@ def test_multi_task_is_compared_with_reranking_at_equal_validation_ndcg(render):
     assert "no match" in render.mtl_comparison([plain, far])[2]
 
 
-def _behaviour_record(tmp_path, model, pair_auc, auc):
-    rows = [f"u{j}:i{j}" for j in range(pair_auc.shape[1])]
-    name = f"d__{model}__behaviour-like.json"
+def _rows_record(tmp_path, model, protocol, rows, scores, metrics, seeds=(0, 1, 2)):
+    """A record of ``protocol`` whose per-row file holds ``scores`` over ``rows``; one
+    seed marks a deterministic model."""
+    name = f"d__{model}__{protocol}.json"
+    seeds, deterministic = list(seeds), len(seeds) == 1
     write_per_user(
         tmp_path / name,
         dataset="d",
-        split="loo",
-        protocol="behaviour-like",
+        split="s",
+        protocol=protocol,
         model=model,
         user_ids=rows,
-        seeds=[0, 1, 2],
-        scores={"pair_auc": pair_auc, "logloss": np.ones_like(pair_auc)},
+        seeds=seeds,
+        scores=scores,
     )
-    metrics = {"auc": auc, "gauc": auc, "logloss": 0.4, "ece": 0.02}
     return make_record(
         dataset="d",
-        split="loo",
-        protocol="behaviour-like",
+        split="s",
+        protocol=protocol,
         model=model,
         metrics=metrics,
         train_seconds=1.0,
         eval_seconds=1.0,
         peak_mb=1.0,
         extra={
-            "seeds": [0, 1, 2],
-            "metrics_ci95": {k: 0.01 for k in metrics},
+            "seeds": seeds,
+            "deterministic": deterministic,
+            "metrics_ci95": {k: 0.0 if deterministic else 0.01 for k in metrics},
             "per_user_file": name,
         },
     )
+
+
+def _behaviour_record(tmp_path, model, pair_auc, auc):
+    rows = [f"u{j}:i{j}" for j in range(pair_auc.shape[1])]
+    scores = {"pair_auc": pair_auc, "logloss": np.ones_like(pair_auc)}
+    metrics = {"auc": auc, "gauc": auc, "logloss": 0.4, "ece": 0.02}
+    return _rows_record(tmp_path, model, "behaviour-like", rows, scores, metrics)
 
 
 def test_behaviour_rows_pair_over_examples_defined_in_both(render, tmp_path):
@@ -205,47 +214,23 @@ def test_behaviour_rows_pair_over_examples_defined_in_both(render, tmp_path):
     assert test.n_users == 250  # the 50 undefined rows are left out
 
 
-def _cold_full_record(tmp_path, model, recall, warm, deterministic=False):
+def _cold_full_record(tmp_path, model, recall, warm):
     """A cold-item-full record: 40 cold rows (recall@20), then 60 warm rows (warm NDCG)."""
-    seeds = [0] if deterministic else [0, 1, 2]
     rows = [f"cold:u{j}" for j in range(40)] + [f"warm:u{j}" for j in range(60)]
-    nan_c, nan_w = np.full((len(seeds), 60), np.nan), np.full((len(seeds), 40), np.nan)
-    name = f"d__{model}__cold-item-full.json"
-    write_per_user(
-        tmp_path / name,
-        dataset="d",
-        split="cold",
-        protocol="cold-item-full",
-        model=model,
-        user_ids=rows,
-        seeds=seeds,
-        scores={
-            "recall@20": np.hstack([recall, nan_c]),
-            "ndcg@10": np.hstack([recall / 2, nan_c]),
-            "warm_ndcg@10": np.hstack([nan_w, warm]),
-        },
-    )
+    n_seeds = len(recall)
+    nan_c, nan_w = np.full((n_seeds, 60), np.nan), np.full((n_seeds, 40), np.nan)
+    scores = {
+        "recall@20": np.hstack([recall, nan_c]),
+        "ndcg@10": np.hstack([recall / 2, nan_c]),
+        "warm_ndcg@10": np.hstack([nan_w, warm]),
+    }
     metrics = {
         "recall@20": float(recall.mean()),
         "ndcg@10": float(recall.mean() / 2),
         "warm_ndcg@10": float(warm.mean()),
     }
-    return make_record(
-        dataset="d",
-        split="cold",
-        protocol="cold-item-full",
-        model=model,
-        metrics=metrics,
-        train_seconds=1.0,
-        eval_seconds=1.0,
-        peak_mb=1.0,
-        extra={
-            "seeds": seeds,
-            "deterministic": deterministic,
-            "metrics_ci95": {k: 0.0 if deterministic else 0.01 for k in metrics},
-            "per_user_file": name,
-        },
-    )
+    seeds = range(n_seeds)
+    return _rows_record(tmp_path, model, "cold-item-full", rows, scores, metrics, seeds)
 
 
 def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_the_base(
@@ -257,13 +242,13 @@ def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_th
     content_recall = np.zeros((1, 40))
     content_recall[0, :4] = 1.0  # 0.1: the cold model's 0.5 is 5×
     records = [
-        _cold_full_record(tmp_path, "content", content_recall, warm[:1], deterministic=True),
+        _cold_full_record(tmp_path, "content", content_recall, warm[:1]),
         _cold_full_record(tmp_path, "transformer-fusion", np.zeros((3, 40)), warm),
         _cold_full_record(
             tmp_path, "transformer-fusion-cold-0.1", np.full((3, 40), 0.5), warm * 0.9,
         ),
     ]  # fmt: skip
-    lines = render.cold_item_full_section({("d", "cold", "cold-item-full"): records})
+    lines = render.cold_item_full_section({("d", "s", "cold-item-full"): records})
     row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
     assert "5.00× (met)" in row
     assert "-10.0% (outside 2%)" in row

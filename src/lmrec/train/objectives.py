@@ -76,8 +76,23 @@ def _batch_inputs(batch: Batch, causal: bool) -> Inputs:
     }
 
 
+class _SequenceEpochs:
+    """What the sequence objectives share: an epoch is the windows in length-bucketed
+    batches, read from ``seqs`` or, with ``shuffle_ties``, from this epoch's copy with tied
+    events reshuffled (:func:`~lmrec.train.sequences.shuffle_tied_runs`)."""
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        if self.shuffle_ties:
+            self.epoch_seqs = shuffle_tied_runs(self.seqs, rng)
+        return bucketed_batches(self.windows.lengths, batch_size, rng)
+
+    @property
+    def current_seqs(self) -> UserSequences:
+        return self.seqs if self.epoch_seqs is None else self.epoch_seqs
+
+
 @dataclass
-class NextItem:
+class NextItem(_SequenceEpochs):
     """Causal next-item: inputs are events 0..n-2 of each window, targets events 1..n-1.
 
     ``target_behaviour`` (a behaviour index + 1) keeps only next events of that behaviour
@@ -98,14 +113,8 @@ class NextItem:
         """Window length for ``max_len`` input positions: the last event is only a target."""
         return max_len
 
-    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
-        if self.shuffle_ties:
-            self.epoch_seqs = shuffle_tied_runs(self.seqs, rng)
-        return bucketed_batches(self.windows.lengths, batch_size, rng)
-
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
-        seqs = self.seqs if self.epoch_seqs is None else self.epoch_seqs
-        batch = causal_batch(seqs, self.windows, idx, self.target_behaviour)
+        batch = causal_batch(self.current_seqs, self.windows, idx, self.target_behaviour)
         return _batch_inputs(batch, True)
 
     loss = staticmethod(_targets_loss)
@@ -124,7 +133,7 @@ class NextItem:
 
 
 @dataclass
-class MaskedItem:
+class MaskedItem(_SequenceEpochs):
     """Masked item: hide random events behind ``[MASK]`` and predict them (bidirectional).
 
     ``target_behaviour`` (a behaviour index + 1) hides only events of that behaviour: on
@@ -146,14 +155,9 @@ class MaskedItem:
         """Masked inputs keep every event, so windows are one shorter to fit max_len."""
         return max_len - 1
 
-    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
-        if self.shuffle_ties:
-            self.epoch_seqs = shuffle_tied_runs(self.seqs, rng)
-        return bucketed_batches(self.windows.lengths, batch_size, rng)
-
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
         batch = masked_batch(
-            self.seqs if self.epoch_seqs is None else self.epoch_seqs,
+            self.current_seqs,
             self.windows,
             idx,
             self.mask_index,
