@@ -818,19 +818,16 @@ def _cold_and_warm(cold: EvalResult, warm: EvalResult, cold_items: Any) -> EvalR
     that both the new items' recall and the warm NDCG pair with another model's per user."""
     metrics = {**cold.metrics, **{f"warm_{k}": v for k, v in warm.metrics.items() if "@" in k}}
     idmap = cold_items.split.fit_data("test").idmap
-    rows = []
-    for name, result, targets in (
-        ("cold", cold, cold_items.split.test),
-        ("warm", warm, cold_items.warm_test),
-    ):
-        users = idmap.user_ids(np.unique(idmap.user_index(targets["user_id"])))
+    cold_users, warm_users = (
+        idmap.user_ids(np.unique(idmap.user_index(targets["user_id"])))
+        for targets in (cold_items.split.test, cold_items.warm_test)
+    )
+    for users, result in ((cold_users, cold), (warm_users, warm)):
         if len(users) != len(result.per_user.get(TUNE_METRIC, ())):
             return _with_metrics(cold, metrics)  # a subset was scored: no per-row pairing
-        rows.append((name, users, result.per_user))
-    (_, cold_users, cold_scores), (_, warm_users, warm_scores) = rows
     nan_cold, nan_warm = np.full(len(cold_users), np.nan), np.full(len(warm_users), np.nan)
-    per_user = {k: np.concatenate([v, nan_warm]) for k, v in cold_scores.items()}
-    per_user |= {f"warm_{k}": np.concatenate([nan_cold, v]) for k, v in warm_scores.items()}
+    per_user = {k: np.concatenate([v, nan_warm]) for k, v in cold.per_user.items()}
+    per_user |= {f"warm_{k}": np.concatenate([nan_cold, v]) for k, v in warm.per_user.items()}
     ids = np.array([f"cold:{u}" for u in cold_users] + [f"warm:{u}" for u in warm_users])
     return dataclasses.replace(cold, metrics=metrics, per_user=per_user, ids=ids)
 

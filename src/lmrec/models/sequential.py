@@ -317,24 +317,22 @@ class SequenceTransformer(Configured, Recommender):
         )
 
     def _next_behaviour(self) -> int | None:
-        """The behaviour token a masked model's trailing [MASK] carries: the target
-        behaviour when there is one (the model learned to fill buys), else the default."""
+        """The target behaviour as a token index (behaviour index + 1), or None: what
+        training predicts and what a masked model's trailing [MASK] carries at inference
+        (the model learned to fill buys; None keeps the default)."""
         if self.target_behaviour is None:
             return None
         return BEHAVIOURS.index(self.target_behaviour) + 1
 
     def _sequence_objective(self, net: SequenceTransformerNet, seqs: UserSequences):
         """The next-item or masked-item objective this model's parameters name."""
-        target_behaviour = (
-            None if self.target_behaviour is None else BEHAVIOURS.index(self.target_behaviour) + 1
-        )
         return sequence_objective(
             self.objective,
             seqs,
             self.max_len,
             mask_index=net.config.mask_index,
             mask_prob=self.mask_prob,
-            target_behaviour=target_behaviour,
+            target_behaviour=self._next_behaviour(),
             shuffle_ties=self.shuffle_ties,
         )
 
@@ -595,8 +593,9 @@ class SequenceTransformer(Configured, Recommender):
         text_model: str | None,
     ) -> None:
         """New rows n_old+1.. of ``net`` for the item-table rows ``added`` (in id-map order):
-        ID embedding from the text neighbours (mean embedding without text), the mean output
-        bias, and (with fusion) their text."""
+        ID embedding from the text neighbours (mean embedding without text), the start bias
+        of :meth:`~lmrec.models.transformer.SequenceTransformerNet.new_items_start` (the
+        mean, or the text's with ``text_bias``), and (with fusion) their text."""
         if not len(added):
             return
         from lmrec.text.item_text import describe_item, encode_texts
