@@ -60,7 +60,7 @@ class LegacyNet(SequenceTransformerNet):
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.apply(self._init_weights)
 
-    def encode(self, items, behaviours=None, gaps=None, causal=True, table=None):
+    def encode(self, items, behaviours=None, gaps=None, causal=True, table=None, **_features):
         T, c = items.shape[1], self.config
         table = self.item_table() if table is None else table
         positions = torch.arange(T).unsqueeze(0)

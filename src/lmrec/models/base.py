@@ -506,7 +506,10 @@ class Recommender(ABC):
             "model_type": self.model_type,
             "format_version": FORMAT_VERSION,
             "lmrec_version": __version__,
-            "params": self.get_params(),
+            # a path given as a Path (text_cache_dir, init_from) is saved as its text
+            "params": {
+                k: str(v) if isinstance(v, Path) else v for k, v in self.get_params().items()
+            },
         }
         (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         seen = self.seen_.tocsr()

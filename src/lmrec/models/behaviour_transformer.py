@@ -80,17 +80,23 @@ class BehaviourTransformer(SequenceTransformer):
             raise ConfigError(f"sequence_weight must be >= 0, got {self.sequence_weight}")
         if self.diversity_weight > 0:
             raise ConfigError("transformer-behaviour does not combine with diversity_weight")
+        if self.sources:
+            raise ConfigError(
+                "sources (ratings, reviews as event features) are read by the next-item "
+                "transformer; transformer-behaviour reads behaviours (and ratings for 'like')"
+            )
         if self.task_weighting == "uncertainty" and self.sequence_weight == 0:
             raise ConfigError(
                 "task_weighting='uncertainty' weighs two tasks; with sequence_weight=0 there is one"
             )
 
-    def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
+    def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
         # "like" reads the ratings of the history: what the user liked before is the evidence
         return self.config(
             TransformerConfig,
             n_items=n_items,
             text_dim=text_dim,
+            review_dim=review_dim,
             behaviour_head=True,
             rating_tokens=self.task_.kind == "like",
         )

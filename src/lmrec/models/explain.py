@@ -55,6 +55,8 @@ def gradient_x_input(net, inputs: dict, item_index: int) -> tuple[float, np.ndar
             causal=inputs.get("causal", True),
             table=table,
             item_vectors=vectors,
+            ratings=inputs.get("ratings"),
+            reviews=inputs.get("reviews"),
         )
         score = net.logits(states[:, -1], table)[0, item_index]
         (grad,) = torch.autograd.grad(score, vectors)

@@ -40,35 +40,13 @@ from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.configured import Configured
+from lmrec.models.sources import SOURCE_WEIGHTINGS, parse_weights
 from lmrec.models.torch_state import load_module, module_arrays
 from lmrec.train.loop import TrainConfig, TrainHistory, train
 from lmrec.train.objectives import HeldOutEvent
 
-SOURCE_WEIGHTINGS = ("learned", "fixed")
 #: Parameters renamed since models were saved: old name -> new name.
 RENAMED_PARAMS = {"fusion": "source_weighting"}
-
-
-def parse_weights(text: str | None) -> dict[str, float]:
-    """``"behaviour:view=0.2,behaviour:buy=0.8"`` → ``{"behaviour:view": 0.2, …}``."""
-    if not text:
-        return {}
-    out: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, value = part.strip().rpartition("=")
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = float("nan")
-        if not sep or not name or not np.isfinite(weight):
-            raise ConfigError(
-                f"source_weights entry {part.strip()!r} is not 'source=number' "
-                "(e.g. 'behaviour:view=0.3,behaviour:buy=0.7')"
-            )
-        if weight < 0:
-            raise ConfigError(f"source_weights: {name} has a negative weight ({weight})")
-        out[name] = weight
-    return out
 
 
 def available_sources(data: Dataset) -> list[str]:

@@ -39,7 +39,7 @@ from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
 from lmrec.train.loop import TrainHistory
 from lmrec.train.loop import train as run_training
 from lmrec.train.objectives import HiddenRating, WithTask
-from lmrec.train.sequences import UserSequences, rating_batch, user_sequences
+from lmrec.train.sequences import UserSequences, rating_batch
 
 STOP_ON = ("rmse", "ndcg")
 
@@ -84,9 +84,20 @@ class RatingTransformer(SequenceTransformer):
             raise ConfigError("stop_on='ndcg' needs the next-item task (sequence_weight > 0)")
         if self.diversity_weight > 0:
             raise ConfigError("transformer-rating does not combine with diversity_weight")
+        if self.sources:
+            raise ConfigError(
+                "sources (ratings, reviews as event features) are read by the next-item "
+                "transformer; transformer-rating already reads the history's ratings"
+            )
 
-    def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
-        return self.config(TransformerConfig, n_items=n_items, text_dim=text_dim, rating_head=True)
+    def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
+        return self.config(
+            TransformerConfig,
+            n_items=n_items,
+            text_dim=text_dim,
+            review_dim=review_dim,
+            rating_head=True,
+        )
 
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:
@@ -108,7 +119,7 @@ class RatingTransformer(SequenceTransformer):
         self._rating_valid = held
         super()._fit(fit_data, valid)
         if fit_data is not train_data:  # condition on every training event from now on
-            self.sequences_ = user_sequences(train_data)
+            self.sequences_ = self._sequences(train_data)
         del self._rating_valid
 
     def _train(

@@ -36,6 +36,7 @@ from lmrec.models.configured import Configured
 from lmrec.models.explain import Attribution, gradient_x_input
 from lmrec.models.fusion import FUSIONS, TextBasis, fit_text_basis
 from lmrec.models.interests import Interests, category_matrix, summarise
+from lmrec.models.sources import SOURCE_WEIGHTINGS, fixed_source_weights, parse_sources
 from lmrec.models.torch_state import load_module, module_arrays, module_state
 from lmrec.models.transformer import (
     DATA_FIELDS,
@@ -54,6 +55,7 @@ from lmrec.train.objectives import (
 from lmrec.train.peft import FINETUNE_MODES, add_lora, lora_targets, trainable_parameters
 from lmrec.train.sequences import (
     UserSequences,
+    keep_behaviours,
     sequence_arrays,
     sequences_from_arrays,
     user_sequences,
@@ -64,6 +66,8 @@ OBJECTIVES = tuple(SEQUENCE_OBJECTIVES)
 TASK_WEIGHTINGS = ("fixed", "uncertainty")
 #: Principal components of the item text embeddings the fusion keeps (see reduce_text).
 TEXT_COMPONENTS = 128
+#: Principal components of the review embeddings a ``sources="review"`` model reads.
+REVIEW_COMPONENTS = 64
 
 
 class SequenceTransformer(Configured, Recommender):
@@ -79,7 +83,9 @@ class SequenceTransformer(Configured, Recommender):
     """
 
     model_type = "transformer"
-    capabilities = frozenset({"score_histories", "interests", "predict_proba", "explain", "update"})
+    capabilities = frozenset(
+        {"score_histories", "interests", "predict_proba", "explain", "update", "source_weights"}
+    )
     param_sources = (TransformerConfig, TrainConfig)
     data_fields = DATA_FIELDS
     #: Whether the model file keeps each event's rating (models whose heads read them).
@@ -93,6 +99,9 @@ class SequenceTransformer(Configured, Recommender):
         # Training: tied events (same timestamp or none, same behaviour) in random order
         # each epoch, for data whose file order is not time (lmrec.train.sequences).
         "shuffle_ties": False,
+        # The behaviours the input sequences keep ("buy,view"; None = all): what a source
+        # of behaviour adds is measured by leaving it out. Seen items are every behaviour's.
+        "history_behaviours": None,
         "init_from": None,
         "finetune_mode": "full",
         "lora_rank": 8,
@@ -181,10 +190,47 @@ class SequenceTransformer(Configured, Recommender):
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
                 f"got {self.target_behaviour!r}"
             )
+        self._kept_behaviours()
+        self._validate_sources()
         self.train_config()  # TrainConfig checks its own ranges
 
-    def net_config(self, n_items: int, text_dim: int = 0) -> TransformerConfig:
-        return self.config(TransformerConfig, n_items=n_items, text_dim=text_dim)
+    def _validate_sources(self) -> None:
+        parse_sources(self.sources)
+        if self.source_weighting not in SOURCE_WEIGHTINGS:
+            raise ConfigError(
+                f"source_weighting must be one of {SOURCE_WEIGHTINGS}, "
+                f"got {self.source_weighting!r}"
+            )
+        if self.source_weights and not (self.sources and self.source_weighting == "fixed"):
+            raise ConfigError(
+                "source_weights are the fixed weights of sources: set sources (e.g. "
+                "'rating,review') and source_weighting='fixed'"
+            )
+        if self.sources and self.source_weighting == "fixed":
+            names = TransformerConfig(sources=self.sources, use_behaviour=self.use_behaviour)
+            fixed_source_weights(names.source_names, self.source_weights)
+
+    def _kept_behaviours(self) -> np.ndarray | None:
+        """``history_behaviours`` as behaviour token indices (None = keep every event)."""
+        if self.history_behaviours is None:
+            return None
+        names = [b.strip() for b in str(self.history_behaviours).split(",") if b.strip()]
+        unknown = [b for b in names if b not in BEHAVIOURS]
+        if not names or unknown:
+            raise ConfigError(
+                f"history_behaviours must name behaviours among {BEHAVIOURS} "
+                f"(comma-separated), got {self.history_behaviours!r}"
+            )
+        return np.array([BEHAVIOURS.index(b) + 1 for b in names], dtype=np.int64)
+
+    def _features(self) -> tuple[str, ...]:
+        """The per-event source features batches carry (lmrec.train.sequences)."""
+        return parse_sources(self.sources)
+
+    def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
+        return self.config(
+            TransformerConfig, n_items=n_items, text_dim=text_dim, review_dim=review_dim
+        )
 
     def train_config(self) -> TrainConfig:
         return self.config(TrainConfig)
@@ -195,7 +241,12 @@ class SequenceTransformer(Configured, Recommender):
         self.text_basis_: TextBasis | None = None
         text = self._encode_item_texts(train_data) if self.fusion != "id" else None
         text_dim = 0 if text is None else text.shape[1]
-        self.net_ = SequenceTransformerNet(self.net_config(train_data.n_items, text_dim))
+        self.review_basis_: TextBasis | None = None
+        self.sequences_ = self._sequences(train_data, fit=True)
+        review_dim = 0 if self.sequences_.reviews is None else REVIEW_COMPONENTS
+        self.net_ = SequenceTransformerNet(
+            self.net_config(train_data.n_items, text_dim, review_dim)
+        )
         trained = np.bincount(train_data.item_index(), minlength=train_data.n_items) > 0
         if text is not None:
             self.net_.fusion.set_text(text, trained)
@@ -206,7 +257,6 @@ class SequenceTransformer(Configured, Recommender):
             if self.finetune_mode == "lora":
                 add_lora(self.net_, self.lora_rank)
             parameters = trainable_parameters(self.net_, self.finetune_mode)
-        self.sequences_ = user_sequences(train_data)
         # With checkpoint_dir, every epoch is checkpointed there and a rerun resumes from it.
         self.history_ = self._train(
             self.net_,
@@ -222,6 +272,44 @@ class SequenceTransformer(Configured, Recommender):
         self.temperature_ = 1.0
         if valid is not None and len(valid.interactions):
             self.calibrate(valid)
+
+    def _sequences(self, data: Dataset, fit: bool = False) -> UserSequences:
+        """``data``'s sequences as this model reads them: with each event's review vector
+        (``sources`` with "review"; the review basis is fitted when ``fit``), keeping the
+        events of ``history_behaviours``."""
+        names = parse_sources(self.sources)
+        inter = data.interactions
+        if fit and "rating" in names and not inter["rating"].notna().any():
+            raise ConfigError(
+                f"{data.name}: sources='rating' reads each event's rating, and this data has "
+                "no ratings; drop 'rating' from sources"
+            )
+        reviews = self._review_vectors(data, fit) if "review" in names else None
+        seqs = user_sequences(data, reviews)
+        kept = self._kept_behaviours()
+        return seqs if kept is None else keep_behaviours(seqs, kept)
+
+    def _review_vectors(self, data: Dataset, fit: bool) -> np.ndarray:
+        """(n_events, REVIEW_COMPONENTS) reduced embeddings of each event's review text,
+        zero rows for events without one; the basis is fitted on the fitting data's."""
+        from lmrec.text.item_text import encode_texts
+
+        z = encode_texts(
+            list(data.interactions["review"]),
+            text_model=self.text_model,
+            cache_dir=self.text_cache_dir,
+            progress=self.progress,
+        )
+        if fit:
+            if not np.any(z):
+                raise ConfigError(
+                    f"{data.name}: no event has review text; sources='review' reads each "
+                    "event's review, drop 'review' from sources"
+                )
+            self.review_basis_ = fit_text_basis(z, n_components=REVIEW_COMPONENTS)
+        if self.review_basis_ is None:
+            raise ConfigError("this model has no review basis; fit it before scoring reviews")
+        return self.review_basis_.apply(z)
 
     def _encode_item_texts(self, data: Dataset) -> np.ndarray:
         """Sentence embeddings of every item's text (title, genres, tags, attributes and the
@@ -334,6 +422,7 @@ class SequenceTransformer(Configured, Recommender):
             mask_prob=self.mask_prob,
             target_behaviour=self._next_behaviour(),
             shuffle_ties=self.shuffle_ties,
+            features=self._features(),
         )
 
     def fit_split(self, split: Split, on: Part = "test") -> SequenceTransformer:
@@ -354,7 +443,7 @@ class SequenceTransformer(Configured, Recommender):
         self._check_fitted()
         if not self.idmap_.same_as(data.idmap):
             raise ConfigError("set_history needs data with the id map the model was fitted on")
-        self.sequences_ = user_sequences(data)
+        self.sequences_ = self._sequences(data)
         self.seen_ = data.matrix("binary")
         return self
 
@@ -389,7 +478,14 @@ class SequenceTransformer(Configured, Recommender):
         """(len(rows), dim) state after each history: what the output layer scores."""
         states = torch.empty(len(rows), net.config.dim)
         for part, inputs in self._inference_chunks(net, seqs, rows, chunk):
-            h = net.encode(inputs["items"], inputs["behaviours"], inputs["gaps"], inputs["causal"])
+            h = net.encode(
+                inputs["items"],
+                inputs["behaviours"],
+                inputs["gaps"],
+                inputs["causal"],
+                ratings=inputs.get("ratings"),
+                reviews=inputs.get("reviews"),
+            )
             states[torch.as_tensor(part)] = h[:, -1]
         return states
 
@@ -411,7 +507,12 @@ class SequenceTransformer(Configured, Recommender):
             yield (
                 part,
                 inference(
-                    seqs, rows[part], self.max_len, net.config.mask_index, self._next_behaviour()
+                    seqs,
+                    rows[part],
+                    self.max_len,
+                    net.config.mask_index,
+                    self._next_behaviour(),
+                    self._features(),
                 ),
             )
 
@@ -488,6 +589,11 @@ class SequenceTransformer(Configured, Recommender):
 
         self._check_fitted()
         self._check_updatable(epochs, replay)
+        if self.sources:
+            raise ConfigError(
+                f"this model reads sources ({self.sources}); an update would add events "
+                "without their ratings and reviews: retrain it on all its data instead"
+            )
         new = _as_dataset(events, items)
         self._check_not_older(new)
         users_new = new_ids(self.idmap_.users, new.interactions["user_id"])
@@ -502,6 +608,9 @@ class SequenceTransformer(Configured, Recommender):
             frame["behaviour"].cat.codes.to_numpy().astype(np.int64) + 1,
             frame["timestamp"].to_numpy(dtype=np.float64),
         )
+        kept = self._kept_behaviours()
+        if kept is not None:
+            seqs = keep_behaviours(seqs, kept)
         n_old = self.idmap_.n_items
         net = SequenceTransformerNet(replace(self.net_.config, n_items=idmap.n_items))
         net.load_state_dict(grow_item_rows(self.net_.state_dict(), net.state_dict(), n_old))
@@ -649,7 +758,24 @@ class SequenceTransformer(Configured, Recommender):
         """
         # Scored from their own sequences: nothing on the model changes (thread-safe).
         seqs = _raw_sequences(indices, behaviours, timestamps)
+        kept = self._kept_behaviours()
+        if kept is not None:
+            seqs = keep_behaviours(seqs, kept)
         return self._score_sequences(seqs, np.arange(len(indices)))
+
+    def source_weights_of(self, user_ids: Sequence[object]) -> pd.DataFrame:
+        """How much each source counts for each user now (rows sum to 1): the weights at the
+        last event of the user's history (see ``sources``; fixed weights are the same for
+        everyone). A model without ``sources`` reads one source, its behaviour sequence."""
+        self._check_fitted()
+        users = self.idmap_.user_index(list(user_ids))
+        net = self.net_
+        names = net.config.source_names if net.config.sources else ("behaviour",)
+        weights = np.empty((len(users), len(names)), dtype=np.float64)
+        with torch.no_grad():
+            for part, inputs in self._inference_chunks(net, self.sequences_, users, 1024):
+                weights[part] = net.source_weights(**inputs).numpy()
+        return pd.DataFrame(weights, index=pd.Index(list(user_ids), name="user_id"), columns=names)
 
     def predict_proba(self, user_ids: Sequence[object]) -> np.ndarray:
         """Calibrated p(item | history) over every item (rows sum to 1)."""
@@ -706,7 +832,12 @@ class SequenceTransformer(Configured, Recommender):
         if net.training:
             net.eval()
         inputs = objective_class(self.objective).inference(
-            seqs, np.array([row]), self.max_len, net.config.mask_index, self._next_behaviour()
+            seqs,
+            np.array([row]),
+            self.max_len,
+            net.config.mask_index,
+            self._next_behaviour(),
+            self._features(),
         )
         _, attribution = gradient_x_input(net, inputs, int(item))
         items, kinds = inputs["items"][0].numpy(), inputs["behaviours"][0].numpy()
@@ -733,18 +864,26 @@ class SequenceTransformer(Configured, Recommender):
     def _state(self) -> dict[str, np.ndarray]:
         state = module_arrays(self.net_)
         state["temperature"] = np.array([self.temperature_], dtype=np.float64)
-        state.update(sequence_arrays(self.sequences_, ratings=self.saves_ratings))
-        basis = getattr(self, "text_basis_", None)
-        if basis is not None:  # lets an update place new items' text (models saved since)
-            state["text_basis.mean"] = basis.mean
-            state["text_basis.components"] = basis.components
-            state["text_basis.scale"] = np.array([basis.scale])
+        keep_ratings = self.saves_ratings or "rating" in parse_sources(self.sources)
+        state.update(sequence_arrays(self.sequences_, ratings=keep_ratings))
+        # The text basis lets an update place new items' text (models saved since), the
+        # review basis set_history reduce new reviews as in training.
+        for name in ("text_basis", "review_basis"):
+            basis = getattr(self, f"{name}_", None)
+            if basis is not None:
+                state[f"{name}.mean"] = basis.mean
+                state[f"{name}.components"] = basis.components
+                state[f"{name}.scale"] = np.array([basis.scale])
         return state
 
     def _load_state(self, arrays: dict[str, Any]) -> None:
         text = arrays.get("net.fusion.text")
         text_dim = 0 if text is None else int(text.shape[1])
-        self.net_ = SequenceTransformerNet(self.net_config(self.idmap_.n_items, text_dim))
+        review = arrays.get("net.review_proj.weight")
+        review_dim = 0 if review is None else int(review.shape[1])
+        self.net_ = SequenceTransformerNet(
+            self.net_config(self.idmap_.n_items, text_dim, review_dim)
+        )
         # Files saved before the block was written out hold torch's nn.TransformerEncoder
         # layout; convert_legacy_state maps them to this one (same scores).
         state = module_state(arrays, convert=convert_legacy_state)
@@ -754,13 +893,15 @@ class SequenceTransformer(Configured, Recommender):
         self.net_.eval()
         self.temperature_ = float(arrays["temperature"][0]) if "temperature" in arrays else 1.0
         self.sequences_ = sequences_from_arrays(arrays)
-        self.text_basis_ = None
-        if "text_basis.mean" in arrays:
-            self.text_basis_ = TextBasis(
-                np.asarray(arrays["text_basis.mean"]),
-                np.asarray(arrays["text_basis.components"]),
-                float(arrays["text_basis.scale"][0]),
-            )
+        for name in ("text_basis", "review_basis"):
+            basis = None
+            if f"{name}.mean" in arrays:
+                basis = TextBasis(
+                    np.asarray(arrays[f"{name}.mean"]),
+                    np.asarray(arrays[f"{name}.components"]),
+                    float(arrays[f"{name}.scale"][0]),
+                )
+            setattr(self, f"{name}_", basis)
 
 
 def _as_dataset(events: Dataset | pd.DataFrame, items: pd.DataFrame | None) -> Dataset:

@@ -44,6 +44,7 @@ from torch import nn
 from lmrec.data.schema import BEHAVIOURS
 from lmrec.models.fusion import TextFusion
 from lmrec.models.linear_ce import linear_cross_entropy
+from lmrec.models.sources import fixed_source_weights, transformer_source_names
 
 PAD = 0
 #: Time-gap buckets: log2 of the gap in seconds, clipped (0 = unknown/first event).
@@ -83,10 +84,23 @@ class TransformerConfig:
     #: How a multi-task model weighs its losses: "fixed" (w·L_sequence + λ·L_task) or
     #: "uncertainty" (each loss scaled by a learned exp(-s_t), plus s_t: Kendall et al. 2018).
     task_weighting: str = "fixed"
+    #: Evidence each event carries besides its item and behaviour ("rating", "review",
+    #: comma-separated; lmrec.models.sources): its rating token, its review's text vector.
+    #: With sources, every event's behaviour, rating and review features are weighed by
+    #: per-user source weights (see SequenceTransformerNet.source_weights).
+    sources: str = ""
+    source_weighting: str = "learned"  # "learned" per user, or "fixed" (source_weights)
+    source_weights: str = ""  # fixed weights, e.g. "behaviour=1,rating=1,review=2"
+    review_dim: int = 0  # width of the review vectors (set from the data)
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The weighed sources, behaviour first ("behaviour" only when it is the one)."""
+        return transformer_source_names(self.sources, self.use_behaviour)
 
     @property
     def reads_ratings(self) -> bool:
-        return self.rating_head or self.rating_tokens
+        return self.rating_head or self.rating_tokens or "rating" in self.source_names
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -103,6 +117,7 @@ DATA_FIELDS: tuple[str, ...] = (
     "rating_head",
     "behaviour_head",
     "rating_tokens",
+    "review_dim",
 )
 
 
@@ -223,11 +238,33 @@ class SequenceTransformerNet(nn.Module):
             self.behaviour_query = nn.Embedding(1, c.dim)
             self.behaviour_out = nn.Linear(c.dim, 1)
             self.behaviour_item_bias = nn.Embedding(c.n_items + 2, 1)
+        # A source's feature is additive (what a 5-star rating or this review says on its
+        # own) plus a scaling of the event's item vector (a disliked item counts against
+        # its kind): attention sums events, so without the product "which items did they
+        # like" would need a second layer to even be expressed.
+        self.rating_scale = None
+        if "rating" in c.source_names:
+            self.rating_scale = nn.Embedding(N_RATING_LEVELS + 1, c.dim, padding_idx=PAD)
+        self.review_proj = self.review_scale = None
+        if "review" in c.source_names:
+            self.review_proj = nn.Linear(c.review_dim, c.dim, bias=False)
+            self.review_scale = nn.Linear(c.review_dim, c.dim, bias=False)
+        self.source_gate = None
+        if c.sources and c.source_weighting == "learned":
+            self.source_gate = nn.Linear(c.dim, len(c.source_names))
+        elif c.sources:
+            fixed = fixed_source_weights(c.source_names, c.source_weights)
+            self.register_buffer("fixed_source_weights", torch.tensor(fixed, dtype=torch.float32))
         self.apply(self._init_weights)
         if c.rating_head:
             nn.init.zeros_(self.rating_item_bias.weight)
         if c.behaviour_head:
             nn.init.zeros_(self.behaviour_item_bias.weight)
+        if self.source_gate is not None:  # equal weights until the data says otherwise
+            nn.init.zeros_(self.source_gate.weight)
+        for scale in (self.rating_scale, self.review_scale):
+            if scale is not None:  # items count as themselves until the data says otherwise
+                nn.init.zeros_(scale.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -269,7 +306,8 @@ class SequenceTransformerNet(nn.Module):
         causal: bool = True,
         table: torch.Tensor | None = None,  # item_table(), when the caller already has it
         item_vectors: torch.Tensor | None = None,  # (B, T, C) in place of table[items]
-        ratings: torch.Tensor | None = None,  # (B, T) rating tokens (rating_head only)
+        ratings: torch.Tensor | None = None,  # (B, T) rating tokens (models that read them)
+        reviews: torch.Tensor | None = None,  # (B, T, review_dim) review vectors (sources)
         queries: torch.Tensor | None = None,  # (B, Q) items to rate after the history
         query_vector: torch.Tensor | None = None,  # (C,) added to each query (default: rating)
     ) -> torch.Tensor:
@@ -293,12 +331,18 @@ class SequenceTransformerNet(nn.Module):
             item_vectors = table[items]
         positions = torch.arange(T, device=items.device).unsqueeze(0)  # (1, T)
         h = item_vectors + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
-        if c.use_behaviour and behaviours is not None:
-            h = h + self.behaviour_emb(behaviours)
         if c.use_time_gaps and gaps is not None:
             h = h + self.gap_emb(gaps)
-        if c.reads_ratings and ratings is not None:
-            h = h + self.rating_emb(ratings)
+        if c.sources:
+            features, weights = self.source_features(
+                item_vectors, items, behaviours, ratings, reviews
+            )
+            h = h + len(c.source_names) * (weights.unsqueeze(-1) * features).sum(2)
+        else:
+            if c.use_behaviour and behaviours is not None:
+                h = h + self.behaviour_emb(behaviours)
+            if c.reads_ratings and ratings is not None:
+                h = h + self.rating_emb(ratings)
         if queries is not None:
             if query_vector is None:
                 query_vector = self.query_emb.weight[0]
@@ -312,6 +356,63 @@ class SequenceTransformerNet(nn.Module):
             h = block(h, mask, causal)  # (B, T, C)
         h = self.out_norm(h)
         return h if queries is None else h[:, T:]
+
+    def source_features(
+        self,
+        item_vectors: torch.Tensor,  # (B, T, C)
+        items: torch.Tensor,  # (B, T)
+        behaviours: torch.Tensor | None,
+        ratings: torch.Tensor | None,
+        reviews: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each event's features per source (B, T, S, C), zero where the event has none
+        (no rating, no review, or not given, as in raw histories), and the source weights
+        (B, T, S) that mix them into the event's input: ``S · Σ_s w_s f_s``, so equal weights
+        give the plain sum.
+
+        Learned weights at event t are a softmax over sources of a linear function of the
+        mean item vector of the user's events up to t (padding and [MASK] left out): they
+        read the history so far, never a later event, so causal training sees no future.
+        The weights at a user's last event are what :meth:`source_weights` reports."""
+        c = self.config
+        zeros = item_vectors.new_zeros(item_vectors.shape)
+        features = []
+        for name in c.source_names:
+            if name == "behaviour" and behaviours is not None:
+                features.append(self.behaviour_emb(behaviours))
+            elif name == "rating" and ratings is not None:
+                features.append(
+                    self.rating_emb(ratings) + self.rating_scale(ratings) * item_vectors
+                )
+            elif name == "review" and reviews is not None:
+                features.append(
+                    self.review_proj(reviews) + self.review_scale(reviews) * item_vectors
+                )
+            else:
+                features.append(zeros)
+        stacked = torch.stack(features, dim=2)  # (B, T, S, C)
+        if self.source_gate is None:
+            weights = self.fixed_source_weights.expand(*items.shape, -1)
+            return stacked, weights
+        real = ((items != PAD) & (items != c.mask_index)).unsqueeze(-1).to(item_vectors.dtype)
+        context = (item_vectors * real).cumsum(1) / real.cumsum(1).clamp(min=1.0)
+        return stacked, torch.softmax(self.source_gate(context), dim=-1)
+
+    def source_weights(
+        self,
+        items: torch.Tensor,
+        behaviours: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None,
+        reviews: torch.Tensor | None = None,
+        **_: object,
+    ) -> torch.Tensor:
+        """(B, S) weights of :attr:`TransformerConfig.source_names` at each history's last
+        event: how much each source counts for this user now. Ones when there is one."""
+        if not self.config.sources:
+            return torch.ones(items.shape[0], 1)
+        vectors = self.item_table()[items]
+        _, weights = self.source_features(vectors, items, behaviours, ratings, reviews)
+        return weights[:, -1]
 
     def output_bias(self) -> torch.Tensor:
         """The catalogue's output biases (n_items,); in training with ``mask_untrained``,
@@ -367,6 +468,7 @@ class SequenceTransformerNet(nn.Module):
         need_logits: bool = True,
         ratings: torch.Tensor | None = None,
         queries: torch.Tensor | None = None,
+        reviews: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
         (n_targets, n_items), and the cross-entropy. Without: logits of the last position.
@@ -377,7 +479,9 @@ class SequenceTransformerNet(nn.Module):
         table = self.item_table()
         if queries is not None:
             return self.rate(items, behaviours, gaps, ratings, queries, table), None
-        states = self.encode(items, behaviours, gaps, causal=causal, table=table)  # (B, T, C)
+        states = self.encode(
+            items, behaviours, gaps, causal=causal, table=table, ratings=ratings, reviews=reviews
+        )  # (B, T, C)
         if targets is None:
             return self.logits(states[:, -1], table), None  # (B, N)
         where = targets != PAD

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from lmrec.data.schema import BEHAVIOURS, Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.transformer import gap_buckets
-from lmrec.train.sequences import UserSequences, bucketed_batches, collate, rating_levels
+from lmrec.train.sequences import UserSequences, bucketed_batches, collate
 
 TARGETS = ("auto", "buy", "like")
 BUY = BEHAVIOURS.index("buy") + 1  # behaviour index + 1, as in UserSequences
@@ -273,17 +273,12 @@ def candidate_batch(
     queries."""
     users, ends = examples.users[idx], examples.ends[idx]
     starts = np.maximum(0, ends - max_len)
-    items, behaviours, stamps = collate(seqs, users, starts, ends)
-    levels = np.zeros(items.shape, dtype=np.int64)
-    if seqs.ratings is not None:
-        T = items.shape[1]
-        for row, (u, a, b) in enumerate(zip(users, starts, ends, strict=True)):
-            if b > a:
-                levels[row, T - (b - a) :] = rating_levels(seqs.ratings[u][a:b])
+    cols = collate(seqs, users, starts, ends, features=("rating",))
+    levels = np.zeros(cols.items.shape, dtype=np.int64) if cols.ratings is None else cols.ratings
     return {
-        "items": torch.from_numpy(items),
-        "behaviours": torch.from_numpy(behaviours),
-        "gaps": gap_buckets(torch.from_numpy(stamps)),
+        "items": torch.from_numpy(cols.items),
+        "behaviours": torch.from_numpy(cols.behaviours),
+        "gaps": gap_buckets(torch.from_numpy(cols.stamps)),
         "ratings": torch.from_numpy(levels),
         "queries": torch.from_numpy(np.ascontiguousarray(examples.queries[idx])),
     }

@@ -67,13 +67,18 @@ def _targets_loss(net: torch.nn.Module, inputs: Inputs) -> tuple[torch.Tensor, f
 
 
 def _batch_inputs(batch: Batch, causal: bool) -> Inputs:
-    return {
+    inputs = {
         "items": batch.items,
         "behaviours": batch.behaviours,
         "gaps": batch.gaps,
         "targets": batch.targets,
         "causal": causal,
     }
+    if batch.ratings is not None:
+        inputs["ratings"] = batch.ratings
+    if batch.reviews is not None:
+        inputs["reviews"] = batch.reviews
+    return inputs
 
 
 class _SequenceEpochs:
@@ -97,13 +102,15 @@ class NextItem(_SequenceEpochs):
 
     ``target_behaviour`` (a behaviour index + 1) keeps only next events of that behaviour
     as targets ("what will they buy next"). ``shuffle_ties`` reorders each user's tied events
-    at random every epoch (:func:`~lmrec.train.sequences.shuffle_tied_runs`).
+    at random every epoch (:func:`~lmrec.train.sequences.shuffle_tied_runs`). ``features``:
+    the per-event source features the inputs carry (ratings, review vectors).
     """
 
     seqs: UserSequences
     windows: Windows
     target_behaviour: int | None = None
     shuffle_ties: bool = False
+    features: tuple[str, ...] = ()
     #: This epoch's sequences (``seqs`` with tied runs reshuffled), set by ``batches``.
     epoch_seqs: UserSequences | None = field(default=None, repr=False)
     causal = True
@@ -114,7 +121,9 @@ class NextItem(_SequenceEpochs):
         return max_len
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
-        batch = causal_batch(self.current_seqs, self.windows, idx, self.target_behaviour)
+        batch = causal_batch(
+            self.current_seqs, self.windows, idx, self.target_behaviour, self.features
+        )
         return _batch_inputs(batch, True)
 
     loss = staticmethod(_targets_loss)
@@ -126,10 +135,11 @@ class NextItem(_SequenceEpochs):
         max_len: int,
         mask_index: int,
         next_behaviour: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> Inputs:
         """Inputs whose last position's logits score what comes after each history
         (``next_behaviour`` is for masked models: the causal state has no such token)."""
-        return _batch_inputs(inference_batch(seqs, rows, max_len), True)
+        return _batch_inputs(inference_batch(seqs, rows, max_len, features=features), True)
 
 
 @dataclass
@@ -147,6 +157,7 @@ class MaskedItem(_SequenceEpochs):
     mask_prob: float = 0.2
     target_behaviour: int | None = None
     shuffle_ties: bool = False  # as NextItem's
+    features: tuple[str, ...] = ()  # as NextItem's; hidden at masked events
     epoch_seqs: UserSequences | None = field(default=None, repr=False)
     causal = False
 
@@ -164,6 +175,7 @@ class MaskedItem(_SequenceEpochs):
             self.mask_prob,
             rng,
             target_behaviour=self.target_behaviour,
+            features=self.features,
         )
         return _batch_inputs(batch, False)
 
@@ -176,11 +188,13 @@ class MaskedItem(_SequenceEpochs):
         max_len: int,
         mask_index: int,
         next_behaviour: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> Inputs:
         """History + a trailing ``[MASK]`` carrying ``next_behaviour`` (default "click"):
         its logits are the next-item scores."""
         kw = {} if next_behaviour is None else {"next_behaviour": next_behaviour}
-        return _batch_inputs(inference_batch(seqs, rows, max_len, mask_index, **kw), False)
+        batch = inference_batch(seqs, rows, max_len, mask_index, features=features, **kw)
+        return _batch_inputs(batch, False)
 
 
 @dataclass
@@ -310,13 +324,16 @@ def sequence_objective(
     mask_prob: float = 0.2,
     target_behaviour: int | None = None,
     shuffle_ties: bool = False,
+    features: tuple[str, ...] = (),
 ) -> NextItem | MaskedItem:
     """The objective ``name`` over windows of ``seqs`` that fit ``max_len`` positions."""
     cls = objective_class(name)
     windows = training_windows(seqs, cls.span(max_len))
     if cls is NextItem:
-        return NextItem(seqs, windows, target_behaviour, shuffle_ties)
-    return MaskedItem(seqs, windows, mask_index, mask_prob, target_behaviour, shuffle_ties)
+        return NextItem(seqs, windows, target_behaviour, shuffle_ties, features)
+    return MaskedItem(
+        seqs, windows, mask_index, mask_prob, target_behaviour, shuffle_ties, features
+    )
 
 
 @dataclass

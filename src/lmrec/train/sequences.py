@@ -20,13 +20,15 @@ from lmrec.models.transformer import N_RATING_LEVELS, PAD, gap_buckets
 @dataclass(frozen=True)
 class UserSequences:
     """Per user (internal index order): item indices + 1, behaviour indices + 1, timestamps,
-    and the rating of each event (NaN when the event has none; ``None`` when unknown, e.g.
-    raw histories)."""
+    the rating of each event (NaN when the event has none; ``None`` when unknown, e.g.
+    raw histories) and, for models that read review text, each event's reduced review
+    embedding ((n_events, k) float32, zero rows for events without a review)."""
 
     items: list[np.ndarray]
     behaviours: list[np.ndarray]
     timestamps: list[np.ndarray]
     ratings: list[np.ndarray] | None = None
+    reviews: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -34,7 +36,8 @@ class UserSequences:
 
 def sequence_arrays(seqs: UserSequences, ratings: bool = False) -> dict[str, np.ndarray]:
     """``seqs`` as the flat ``seq.*`` arrays a model file stores (``seq.ratings`` too with
-    ``ratings``, when the sequences have them); :func:`sequences_from_arrays` reads them."""
+    ``ratings``, when the sequences have them; ``seq.reviews`` whenever they have review
+    vectors); :func:`sequences_from_arrays` reads them."""
     arrays = {
         "seq.lengths": np.array([len(s) for s in seqs.items], dtype=np.int64),
         "seq.items": np.concatenate(seqs.items).astype(np.int64),
@@ -43,6 +46,8 @@ def sequence_arrays(seqs: UserSequences, ratings: bool = False) -> dict[str, np.
     }
     if ratings and seqs.ratings is not None:
         arrays["seq.ratings"] = np.concatenate(seqs.ratings).astype(np.float64)
+    if seqs.reviews is not None:
+        arrays["seq.reviews"] = np.concatenate(seqs.reviews).astype(np.float32)
     return arrays
 
 
@@ -50,16 +55,21 @@ def sequences_from_arrays(arrays: dict[str, np.ndarray]) -> UserSequences:
     """The sequences :func:`sequence_arrays` stored (with ratings when it stored them)."""
     bounds = np.cumsum(arrays["seq.lengths"])[:-1]
     ratings = arrays.get("seq.ratings")
+    reviews = arrays.get("seq.reviews")
     return UserSequences(
         items=np.split(arrays["seq.items"], bounds),
         behaviours=np.split(arrays["seq.behaviours"], bounds),
         timestamps=np.split(arrays["seq.timestamps"], bounds),
         ratings=None if ratings is None else np.split(ratings, bounds),
+        reviews=None if reviews is None else np.split(np.asarray(reviews), bounds),
     )
 
 
-def user_sequences(data: Dataset) -> UserSequences:
-    """Each user's events in time order, in model index space (0 is padding)."""
+def user_sequences(data: Dataset, reviews: np.ndarray | None = None) -> UserSequences:
+    """Each user's events in time order, in model index space (0 is padding).
+
+    ``reviews`` (one row per interaction, in the data's row order) become each event's
+    review vector."""
     inter = data.interactions
     users = data.user_index()
     items = data.item_index() + 1
@@ -73,6 +83,24 @@ def user_sequences(data: Dataset) -> UserSequences:
         behaviours=np.split(behaviours[order], bounds),
         timestamps=np.split(stamps[order], bounds),
         ratings=np.split(ratings[order], bounds),
+        reviews=None if reviews is None else np.split(reviews[order], bounds),
+    )
+
+
+def keep_behaviours(seqs: UserSequences, kept: np.ndarray) -> UserSequences:
+    """``seqs`` with only the events whose behaviour index (+ 1) is in ``kept``: a model
+    that reads part of the evidence (e.g. JD buys without the views and favourites)."""
+    where = [np.isin(b, kept) for b in seqs.behaviours]
+
+    def pick(parts: list[np.ndarray] | None) -> list[np.ndarray] | None:
+        return None if parts is None else [p[w] for p, w in zip(parts, where, strict=True)]
+
+    return UserSequences(
+        pick(seqs.items),
+        pick(seqs.behaviours),
+        pick(seqs.timestamps),
+        pick(seqs.ratings),
+        pick(seqs.reviews),
     )
 
 
@@ -141,7 +169,8 @@ def shuffle_tied_runs(seqs: UserSequences, rng: np.random.Generator) -> UserSequ
         return np.split(flat[order], bounds)
 
     ratings = None if seqs.ratings is None else regroup(np.concatenate(seqs.ratings))
-    return UserSequences(regroup(items), regroup(kinds), regroup(stamps), ratings)
+    reviews = None if seqs.reviews is None else regroup(np.concatenate(seqs.reviews))
+    return UserSequences(regroup(items), regroup(kinds), regroup(stamps), ratings, reviews)
 
 
 def bucketed_batches(
@@ -158,56 +187,126 @@ def bucketed_batches(
     return batches
 
 
+#: Per-event source features a batch can carry besides items, behaviours and time gaps
+#: (TransformerConfig.sources): rating tokens and review vectors.
+EVENT_FEATURES = ("rating", "review")
+
+
 @dataclass
 class Batch:
     items: torch.Tensor  # (B, T)
     behaviours: torch.Tensor  # (B, T)
     gaps: torch.Tensor  # (B, T)
     targets: torch.Tensor | None = None  # (B, T)
+    ratings: torch.Tensor | None = None  # (B, T) rating tokens, 0 = none
+    reviews: torch.Tensor | None = None  # (B, T, k) review vectors, zero = none
+
+
+@dataclass
+class Columns:
+    """Left-padded (B, T) arrays of slices of user sequences; ``ratings`` (rating tokens)
+    and ``reviews`` ((B, T, k) vectors) only when asked for and the sequences have them."""
+
+    items: np.ndarray
+    behaviours: np.ndarray
+    stamps: np.ndarray
+    ratings: np.ndarray | None = None
+    reviews: np.ndarray | None = None
+
+    def hide(self, where: np.ndarray) -> None:
+        """Blank the source features of events ``where`` (B, T) bool: a masked event's
+        rating or review would give its item away."""
+        if self.ratings is not None:
+            self.ratings[where] = 0
+        if self.reviews is not None:
+            self.reviews[where] = 0.0
+
+    def append(self, items: int, behaviours: int) -> None:
+        """One more column: every row's next event is ``items`` with ``behaviours``, no
+        time, no rating, no review (the [MASK] of masked inference)."""
+        rows = len(self.items)
+        self.items = np.concatenate([self.items, np.full((rows, 1), items)], axis=1)
+        self.behaviours = np.concatenate([self.behaviours, np.full((rows, 1), behaviours)], axis=1)
+        self.stamps = np.concatenate([self.stamps, np.full((rows, 1), np.nan)], axis=1)
+        if self.ratings is not None:
+            self.ratings = np.concatenate([self.ratings, np.zeros((rows, 1), np.int64)], axis=1)
+        if self.reviews is not None:
+            pad = np.zeros((rows, 1, self.reviews.shape[2]), np.float32)
+            self.reviews = np.concatenate([self.reviews, pad], axis=1)
+
+    def batch(self, cut: slice = slice(None), targets: np.ndarray | None = None) -> Batch:
+        """Tensors of columns ``cut``, with ``targets`` (already cut) when given."""
+
+        def tensor(a: np.ndarray | None) -> torch.Tensor | None:
+            return None if a is None else torch.from_numpy(np.ascontiguousarray(a[:, cut]))
+
+        return Batch(
+            tensor(self.items),
+            tensor(self.behaviours),
+            gap_buckets(torch.from_numpy(np.ascontiguousarray(self.stamps[:, cut]))),
+            None if targets is None else torch.from_numpy(targets),
+            tensor(self.ratings),
+            tensor(self.reviews),
+        )
 
 
 def collate(
-    seqs: UserSequences, users: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Left-padded (B, T) item, behaviour and timestamp arrays for slices of user sequences."""
+    seqs: UserSequences,
+    users: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    features: tuple[str, ...] = (),
+) -> Columns:
+    """Left-padded (B, T) columns for slices of user sequences, with the source
+    ``features`` (of :data:`EVENT_FEATURES`) the sequences have."""
     lengths = ends - starts
     # At least two columns: an empty history becomes padding (the old torch encoder also
     # failed on one-column batches; kept so scores match models trained with it).
     T = max(2, int(lengths.max()))
-    items = np.zeros((len(users), T), dtype=np.int64)
-    behaviours = np.zeros((len(users), T), dtype=np.int64)
-    stamps = np.full((len(users), T), np.nan)
+    B = len(users)
+    items = np.zeros((B, T), dtype=np.int64)
+    behaviours = np.zeros((B, T), dtype=np.int64)
+    stamps = np.full((B, T), np.nan)
+    ratings = (
+        np.zeros((B, T), dtype=np.int64)
+        if "rating" in features and seqs.ratings is not None
+        else None
+    )
+    reviews = None
+    if "review" in features and seqs.reviews is not None:
+        reviews = np.zeros((B, T, seqs.reviews[0].shape[1]), dtype=np.float32)
     for row, (u, s, e) in enumerate(zip(users, starts, ends, strict=True)):
         n = e - s
         items[row, T - n :] = seqs.items[u][s:e]
         behaviours[row, T - n :] = seqs.behaviours[u][s:e]
         stamps[row, T - n :] = seqs.timestamps[u][s:e]
-    return items, behaviours, stamps
+        if ratings is not None:
+            ratings[row, T - n :] = rating_levels(seqs.ratings[u][s:e])
+        if reviews is not None:
+            reviews[row, T - n :] = seqs.reviews[u][s:e]
+    return Columns(items, behaviours, stamps, ratings, reviews)
 
 
 def causal_batch(
-    seqs: UserSequences, windows: Windows, idx: np.ndarray, target_behaviour: int | None = None
+    seqs: UserSequences,
+    windows: Windows,
+    idx: np.ndarray,
+    target_behaviour: int | None = None,
+    features: tuple[str, ...] = (),
 ) -> Batch:
     """Inputs are events 0..n-2 of each window, targets events 1..n-1 (next item).
 
     With ``target_behaviour`` (a behaviour index + 1) only next events of that behaviour are
     targets, e.g. fine-tuning "what will they buy next" on histories of views and buys.
+    ``features``: the source features the inputs carry (see :func:`collate`).
     """
-    items, behaviours, stamps = collate(
-        seqs, windows.user[idx], windows.start[idx], windows.end[idx]
-    )
-    inputs = items[:, :-1]
-    targets = items[:, 1:].copy()
+    cols = collate(seqs, windows.user[idx], windows.start[idx], windows.end[idx], features)
+    inputs = cols.items[:, :-1]
+    targets = cols.items[:, 1:].copy()
     targets[inputs == PAD] = PAD
     if target_behaviour is not None:
-        targets[behaviours[:, 1:] != target_behaviour] = PAD
-    st = torch.from_numpy(stamps[:, :-1])
-    return Batch(
-        torch.from_numpy(inputs),
-        torch.from_numpy(behaviours[:, :-1]),
-        gap_buckets(st),
-        torch.from_numpy(targets),
-    )
+        targets[cols.behaviours[:, 1:] != target_behaviour] = PAD
+    return cols.batch(slice(None, -1), targets)
 
 
 def masked_batch(
@@ -219,6 +318,7 @@ def masked_batch(
     rng: np.random.Generator,
     last_prob: float = 0.1,
     target_behaviour: int | None = None,
+    features: tuple[str, ...] = (),
 ) -> Batch:
     """BERT4Rec-style: hide random events behind [MASK] and predict them (bidirectional).
 
@@ -227,11 +327,10 @@ def masked_batch(
     ``target_behaviour`` (a behaviour index + 1) masks only events of that behaviour ("which
     item did they buy, given everything else they did"); a window without one has no target.
     A masked event keeps its behaviour token, as the [MASK] of inference carries the
-    behaviour to predict.
+    behaviour to predict, but not its rating or review (``features``), which name the item.
     """
-    items, behaviours, stamps = collate(
-        seqs, windows.user[idx], windows.start[idx], windows.end[idx]
-    )
+    cols = collate(seqs, windows.user[idx], windows.start[idx], windows.end[idx], features)
+    items, behaviours = cols.items, cols.behaviours
     real = items != PAD
     if target_behaviour is not None:
         real &= behaviours == target_behaviour
@@ -244,13 +343,9 @@ def masked_batch(
     last_real = real.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1)
     masked[np.flatnonzero(none), last_real[none]] = True
     targets = np.where(masked, items, PAD)
-    inputs = np.where(masked, mask_index, items)
-    return Batch(
-        torch.from_numpy(inputs),
-        torch.from_numpy(behaviours),
-        gap_buckets(torch.from_numpy(stamps)),
-        torch.from_numpy(targets),
-    )
+    cols.items = np.where(masked, mask_index, items)
+    cols.hide(masked)
+    return cols.batch(targets=targets)
 
 
 def inference_batch(
@@ -259,23 +354,21 @@ def inference_batch(
     max_len: int,
     mask_index: int | None = None,
     next_behaviour: int = BEHAVIOURS.index("click") + 1,
+    features: tuple[str, ...] = (),
 ) -> Batch:
     """The last ``max_len`` events of each user (the model predicts what comes next).
 
     With ``mask_index`` (masked models) a [MASK] event is appended and the history keeps
     ``max_len - 1`` events; its behaviour is ``next_behaviour`` (the behaviour to predict).
+    ``features``: the source features the events carry (see :func:`collate`).
     """
     keep = max_len - (1 if mask_index is not None else 0)
     ends = np.array([len(seqs.items[u]) for u in users], dtype=np.int64)
     starts = np.maximum(0, ends - keep)
-    items, behaviours, stamps = collate(seqs, users, starts, ends)
+    cols = collate(seqs, users, starts, ends, features)
     if mask_index is not None:
-        items = np.concatenate([items, np.full((len(users), 1), mask_index)], axis=1)
-        behaviours = np.concatenate([behaviours, np.full((len(users), 1), next_behaviour)], axis=1)
-        stamps = np.concatenate([stamps, np.full((len(users), 1), np.nan)], axis=1)
-    return Batch(
-        torch.from_numpy(items), torch.from_numpy(behaviours), gap_buckets(torch.from_numpy(stamps))
-    )
+        cols.append(mask_index, next_behaviour)
+    return cols.batch()
 
 
 def rating_levels(ratings: np.ndarray) -> np.ndarray:
