@@ -19,6 +19,13 @@ Variants (``model`` in the records):
   rating task (:mod:`lmrec.models.rating_transformer`), stopped on validation NDCG@10 like
   the others: does learning ratings help or hurt the ranking? (needs ratings: MovieLens,
   Instruments.)
+- ``transformer-sources-rating``, ``-review``, ``-rating+review``: the same model reading
+  each event's rating and/or review text besides its item and behaviour (``sources``), the
+  sources mixed by per-user weights; for both sources, learned vs fixed equal weights is a
+  grid point chosen on validation. Records carry the test users' mean source weights.
+- ``transformer-history-buy``, ``transformer-history-buy+view`` (JD): the history keeps
+  only those behaviours (``history_behaviours``), so what views and favourites add to the
+  next-buy Transformer is measured against ``transformer`` (every behaviour).
 
 Choices are made on validation by code (:func:`lmrec.experiment.run_experiment`): every grid
 point (:data:`GRIDS` per data set, e.g. dropout 0.3 vs 0.5 on Beauty/Toys, crossed with the
@@ -88,6 +95,18 @@ TEXT_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
     # rate, not tuned: warm validation NDCG cannot choose what is for cold items.
     "transformer-fusion-iddrop": ({"id_dropout": 0.3}, {"fusion": ["add", "concat", "gate"]}),
 }
+#: Source variants: fixed parameters and the grid each one adds (sources the Transformer
+#: reads per event; behaviours its history keeps).
+SOURCE_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
+    "transformer-sources-rating": ({"sources": "rating"}, {}),
+    "transformer-sources-review": ({"sources": "review"}, {}),
+    "transformer-sources-rating+review": (
+        {"sources": "rating,review"},
+        {"source_weighting": ["learned", "fixed"]},
+    ),
+    "transformer-history-buy": ({"history_behaviours": "buy"}, {}),
+    "transformer-history-buy+view": ({"history_behaviours": "buy,view"}, {}),
+}
 #: Objective variants: name -> fixed parameters (``transformer-masked``: BERT4Rec's masked
 #: items instead of next items; with a target behaviour only its events are hidden).
 OBJECTIVE_VARIANTS: dict[str, dict[str, object]] = {"transformer-masked": {"objective": "masked"}}
@@ -137,7 +156,7 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
     from lmrec.experiment import ModelSpec
 
     overrides = overrides or {}
-    fixed, grid = TEXT_VARIANTS.get(variant, ({}, {}))
+    fixed, grid = {**TEXT_VARIANTS, **SOURCE_VARIANTS}.get(variant, ({}, {}))
     model_type, task_params = TASK_VARIANTS.get(variant, ("transformer", {}))
     fixed = {**fixed, **task_params, **OBJECTIVE_VARIANTS.get(variant, {})}
     params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
@@ -150,6 +169,8 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
         # (the experiment keys pretraining runs by their parameters).
         pretrain = {"objective": "masked", "target_behaviour": None, "finetune_mode": "full"}
     measure = synthetic_measure if dataset == "synthetic" else with_parameter_counts
+    if variant in SOURCE_VARIANTS:
+        measure = with_source_weights
     return ModelSpec(
         model_type, params=params, grid=grid, label=variant, pretrain=pretrain, measure=measure
     )
@@ -178,6 +199,17 @@ def with_parameter_counts(model, split, on: str) -> dict[str, float]:
         **calibration(model, split, on),
         "trainable_params": float(sum(p.numel() for p in params if p.requires_grad)),
         "total_params": float(sum(p.numel() for p in params)),
+    }
+
+
+def with_source_weights(model, split, on: str) -> dict[str, float]:
+    """Calibration, parameter counts and the test users' mean weight of each source
+    (``source_weight:<name>``; see ``SequenceTransformer.source_weights_of``)."""
+    users = split.targets(on)["user_id"].astype(str).unique()
+    weights = model.source_weights_of(list(users)).mean(axis=0)
+    return {
+        **with_parameter_counts(model, split, on),
+        **{f"source_weight:{name}": float(w) for name, w in weights.items()},
     }
 
 
@@ -256,7 +288,13 @@ def main() -> None:
         "--variants",
         nargs="*",
         default=list(VARIANTS),
-        choices=[*VARIANTS, *TEXT_VARIANTS, *TASK_VARIANTS, *OBJECTIVE_VARIANTS],
+        choices=[
+            *VARIANTS,
+            *TEXT_VARIANTS,
+            *SOURCE_VARIANTS,
+            *TASK_VARIANTS,
+            *OBJECTIVE_VARIANTS,
+        ],
     )
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")

@@ -256,3 +256,37 @@ def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_th
     assert test.n_users == 60 and test.difference < 0  # the 40 cold rows are left out
     base = next(line for line in lines if "| transformer-fusion |" in line)
     assert "0.00× (missed)" in base
+
+
+def test_sources_section_tests_each_source_against_the_plain_transformer(render, tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.random((3, 50))
+    rows = [f"u{i}" for i in range(50)]
+
+    def record(model, scores, params, weights):
+        metrics = {
+            "ndcg@10": float(scores.mean()),
+            "recall@10": 0.1,
+            **{f"source_weight:{k}": v for k, v in weights.items()},
+        }
+        r = _rows_record(tmp_path, model, "full-ranking", rows, {"ndcg@10": scores}, metrics)
+        r["params"] = params
+        return r
+
+    records = [
+        record("transformer", base, {}, {}),
+        record(
+            "transformer-sources-review",
+            base + 0.2,
+            {"sources": "review"},
+            {"behaviour": 0.4, "review": 0.6},
+        ),
+        record("transformer-history-buy", base, {"history_behaviours": "buy"}, {}),
+    ]
+    lines = render.transformer_sources_section({("d", "s", "full-ranking"): records})
+    review = next(line for line in lines if "| transformer-sources-review |" in line)
+    assert "Δ +0.2000" in review and "p < 0.001" in review
+    assert "| learned | behaviour 0.40, review 0.60 |" in review
+    history = next(line for line in lines if "| transformer-history-buy |" in line)
+    assert "**n.s.**" in history and "| – |" in history
+    assert render.transformer_sources_section({("d", "s", "full-ranking"): records[:1]}) == []

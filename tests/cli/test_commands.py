@@ -340,6 +340,27 @@ def test_train_multi_interest_and_show_source_weights(tmp_path, run_dir):
     assert "behaviour:fav" in bad.stderr
 
 
+def test_train_a_transformer_with_a_rating_source_and_show_its_weights(tmp_path):
+    """Ratings as an event feature, fixed weights 1:3, shown per user on the CLI."""
+    lines = ["user_id,item_id,rating,timestamp"]
+    for u in range(30):
+        for t in range(6):
+            lines.append(f"u{u},i{(u * 7 + t * 3) % 25},{1 + (u + t) % 5},{t}")
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "sourced"
+    params = ["--param", "sources=rating", "--param", "source_weighting=fixed",
+              "--param", "source_weights=behaviour=1,rating=3",
+              "--param", "epochs=2", "--param", "dim=8", "--param", "progress=false"]  # fmt: skip
+    ok("train", csv, "--model", "transformer", "--out", out, *params)
+    users = json.loads(ok("sources", out, "--user", "u3", "--json").stdout)["users"]
+    assert users["u3"] == pytest.approx({"behaviour": 0.25, "rating": 0.75})
+    bad = lmrec("train", csv, "--model", "transformer", "--out", tmp_path / "bad",
+                "--param", "sources=rating,mood")  # fmt: skip
+    assert_user_error(bad)
+    assert "unknown source 'mood'" in bad.stderr
+
+
 # --------------------------------------------------------------------------- run directories
 def test_evaluate_needs_run_json(tmp_path, run_dir):
     """A model directory without run.json cannot be evaluated: one line, exit 2."""

@@ -257,7 +257,7 @@ def predict(
 
 
 def sources(
-    run_dir: Annotated[Path, typer.Argument(help="A multi-interest run directory.")],
+    run_dir: Annotated[Path, typer.Argument(help="A transformer or multi-interest run directory.")],
     user: Annotated[
         list[str], typer.Option("--user", help="External user id (repeatable).", show_default=False)
     ],
@@ -267,7 +267,10 @@ def sources(
     from lmrec.models.registry import load
 
     model = load(run_dir)
-    model._require("source_weights", f"{run_dir}; train one with --model multi-interest")
+    model._require(
+        "source_weights",
+        f"{run_dir}; train a transformer with --param sources=rating,review, or multi-interest",
+    )
     weights = model.source_weights_of(user)
     rows = {str(u): {str(k): float(v) for k, v in weights.loc[u].items()} for u in weights.index}
     if as_json:
