@@ -15,6 +15,9 @@ Variants (``model`` in the records):
 - ``transformer-text-only``: item vectors from text alone (no ID embeddings);
 - ``transformer-masked``: masked-item training from scratch (bidirectional; on JD only buys
   are hidden and predicted from every other event);
+- ``transformer-predict-behaviours`` (JD): causal training on every next event, views and
+  favourites included, each position told which behaviour it predicts; scoring asks for
+  the next buy (``predict_behaviours``);
 - ``transformer-rating-mtl``: multi-task, the same next-item training plus λ = 1 times the
   rating task (:mod:`lmrec.models.rating_transformer`), stopped on validation NDCG@10 like
   the others: does learning ratings help or hurt the ranking? (needs ratings: MovieLens,
@@ -109,7 +112,12 @@ SOURCE_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = 
 }
 #: Objective variants: name -> fixed parameters (``transformer-masked``: BERT4Rec's masked
 #: items instead of next items; with a target behaviour only its events are hidden).
-OBJECTIVE_VARIANTS: dict[str, dict[str, object]] = {"transformer-masked": {"objective": "masked"}}
+#: ``transformer-predict-behaviours``: causal training on every next event (views and
+#: favourites too), each position told the behaviour it predicts; scoring asks for buys.
+OBJECTIVE_VARIANTS: dict[str, dict[str, object]] = {
+    "transformer-masked": {"objective": "masked"},
+    "transformer-predict-behaviours": {"predict_behaviours": True},
+}
 #: Other model types run as variants: name -> (model type, fixed parameters).
 TASK_VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "transformer-rating-mtl": ("transformer-rating", {"stop_on": "ndcg", "rating_weight": 1.0}),

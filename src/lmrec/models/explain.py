@@ -57,6 +57,7 @@ def gradient_x_input(net, inputs: dict, item_index: int) -> tuple[float, np.ndar
             item_vectors=vectors,
             ratings=inputs.get("ratings"),
             reviews=inputs.get("reviews"),
+            next_behaviours=inputs.get("next_behaviours"),
         )
         score = net.logits(states[:, -1], table)[0, item_index]
         (grad,) = torch.autograd.grad(score, vectors)

@@ -190,6 +190,13 @@ class SequenceTransformer(Configured, Recommender):
                 f"target_behaviour must be one of {BEHAVIOURS} or None, "
                 f"got {self.target_behaviour!r}"
             )
+        if self.predict_behaviours and (
+            self.objective != "causal" or self.target_behaviour is None
+        ):
+            raise ConfigError(
+                "predict_behaviours trains the causal objective on every next event and scores "
+                "the target behaviour: it needs objective='causal' and a target_behaviour"
+            )
         self._kept_behaviours()
         self._validate_sources()
         self.train_config()  # TrainConfig checks its own ranges
@@ -423,6 +430,7 @@ class SequenceTransformer(Configured, Recommender):
             target_behaviour=self._next_behaviour(),
             shuffle_ties=self.shuffle_ties,
             features=self._features(),
+            tell_behaviour=self.predict_behaviours,
         )
 
     def fit_split(self, split: Split, on: Part = "test") -> SequenceTransformer:
@@ -485,6 +493,7 @@ class SequenceTransformer(Configured, Recommender):
                 inputs["causal"],
                 ratings=inputs.get("ratings"),
                 reviews=inputs.get("reviews"),
+                next_behaviours=inputs.get("next_behaviours"),
             )
             states[torch.as_tensor(part)] = h[:, -1]
         return states

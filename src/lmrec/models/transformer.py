@@ -92,6 +92,10 @@ class TransformerConfig:
     source_weighting: str = "learned"  # "learned" per user, or "fixed" (source_weights)
     source_weights: str = ""  # fixed weights, e.g. "behaviour=1,rating=1,review=2"
     review_dim: int = 0  # width of the review vectors (set from the data)
+    #: Causal training on every next event (views, favourites, buys), each position told
+    #: which behaviour it predicts (a learned vector in its input); scoring asks for the
+    #: target behaviour. Views then teach the item table what next-buy scoring uses.
+    predict_behaviours: bool = False
 
     @property
     def source_names(self) -> tuple[str, ...]:
@@ -249,6 +253,9 @@ class SequenceTransformerNet(nn.Module):
         if "review" in c.source_names:
             self.review_proj = nn.Linear(c.review_dim, c.dim, bias=False)
             self.review_scale = nn.Linear(c.review_dim, c.dim, bias=False)
+        self.next_behaviour_emb = None
+        if c.predict_behaviours:
+            self.next_behaviour_emb = nn.Embedding(len(BEHAVIOURS) + 1, c.dim, padding_idx=PAD)
         self.source_gate = None
         if c.sources and c.source_weighting == "learned":
             self.source_gate = nn.Linear(c.dim, len(c.source_names))
@@ -308,6 +315,7 @@ class SequenceTransformerNet(nn.Module):
         item_vectors: torch.Tensor | None = None,  # (B, T, C) in place of table[items]
         ratings: torch.Tensor | None = None,  # (B, T) rating tokens (models that read them)
         reviews: torch.Tensor | None = None,  # (B, T, review_dim) review vectors (sources)
+        next_behaviours: torch.Tensor | None = None,  # (B, T) predict_behaviours: asked
         queries: torch.Tensor | None = None,  # (B, Q) items to rate after the history
         query_vector: torch.Tensor | None = None,  # (C,) added to each query (default: rating)
     ) -> torch.Tensor:
@@ -333,6 +341,10 @@ class SequenceTransformerNet(nn.Module):
         h = item_vectors + self.pos_emb(positions + (c.max_len - T))  # (B, T, C)
         if c.use_time_gaps and gaps is not None:
             h = h + self.gap_emb(gaps)
+        if self.next_behaviour_emb is not None and next_behaviours is not None:
+            # In the input, not added to the output: what a user buys next differs from
+            # what they view next in ways the blocks must compute (not one global shift).
+            h = h + self.next_behaviour_emb(next_behaviours)
         if c.sources:
             features, weights = self.source_features(
                 item_vectors, items, behaviours, ratings, reviews
@@ -469,6 +481,7 @@ class SequenceTransformerNet(nn.Module):
         ratings: torch.Tensor | None = None,
         queries: torch.Tensor | None = None,
         reviews: torch.Tensor | None = None,
+        next_behaviours: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(logits, loss)``. With targets: logits of the positions that carry a target,
         (n_targets, n_items), and the cross-entropy. Without: logits of the last position.
@@ -480,7 +493,14 @@ class SequenceTransformerNet(nn.Module):
         if queries is not None:
             return self.rate(items, behaviours, gaps, ratings, queries, table), None
         states = self.encode(
-            items, behaviours, gaps, causal=causal, table=table, ratings=ratings, reviews=reviews
+            items,
+            behaviours,
+            gaps,
+            causal=causal,
+            table=table,
+            ratings=ratings,
+            reviews=reviews,
+            next_behaviours=next_behaviours,
         )  # (B, T, C)
         if targets is None:
             return self.logits(states[:, -1], table), None  # (B, N)

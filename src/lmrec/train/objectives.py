@@ -78,6 +78,8 @@ def _batch_inputs(batch: Batch, causal: bool) -> Inputs:
         inputs["ratings"] = batch.ratings
     if batch.reviews is not None:
         inputs["reviews"] = batch.reviews
+    if batch.next_behaviours is not None:
+        inputs["next_behaviours"] = batch.next_behaviours
     return inputs
 
 
@@ -104,6 +106,8 @@ class NextItem(_SequenceEpochs):
     as targets ("what will they buy next"). ``shuffle_ties`` reorders each user's tied events
     at random every epoch (:func:`~lmrec.train.sequences.shuffle_tied_runs`). ``features``:
     the per-event source features the inputs carry (ratings, review vectors).
+    ``tell_behaviour``: every next event is a target, and the net is told its behaviour
+    (``predict_behaviours`` nets; inference asks for ``target_behaviour``).
     """
 
     seqs: UserSequences
@@ -111,6 +115,7 @@ class NextItem(_SequenceEpochs):
     target_behaviour: int | None = None
     shuffle_ties: bool = False
     features: tuple[str, ...] = ()
+    tell_behaviour: bool = False
     #: This epoch's sequences (``seqs`` with tied runs reshuffled), set by ``batches``.
     epoch_seqs: UserSequences | None = field(default=None, repr=False)
     causal = True
@@ -122,7 +127,12 @@ class NextItem(_SequenceEpochs):
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> Inputs:
         batch = causal_batch(
-            self.current_seqs, self.windows, idx, self.target_behaviour, self.features
+            self.current_seqs,
+            self.windows,
+            idx,
+            self.target_behaviour,
+            self.features,
+            self.tell_behaviour,
         )
         return _batch_inputs(batch, True)
 
@@ -137,9 +147,11 @@ class NextItem(_SequenceEpochs):
         next_behaviour: int | None = None,
         features: tuple[str, ...] = (),
     ) -> Inputs:
-        """Inputs whose last position's logits score what comes after each history
-        (``next_behaviour`` is for masked models: the causal state has no such token)."""
-        return _batch_inputs(inference_batch(seqs, rows, max_len, features=features), True)
+        """Inputs whose last position's logits score what comes after each history; a
+        ``predict_behaviours`` net reads ``next_behaviour`` (default "click") there."""
+        kw = {} if next_behaviour is None else {"next_behaviour": next_behaviour}
+        batch = inference_batch(seqs, rows, max_len, features=features, **kw)
+        return _batch_inputs(batch, True)
 
 
 @dataclass
@@ -325,12 +337,13 @@ def sequence_objective(
     target_behaviour: int | None = None,
     shuffle_ties: bool = False,
     features: tuple[str, ...] = (),
+    tell_behaviour: bool = False,
 ) -> NextItem | MaskedItem:
     """The objective ``name`` over windows of ``seqs`` that fit ``max_len`` positions."""
     cls = objective_class(name)
     windows = training_windows(seqs, cls.span(max_len))
     if cls is NextItem:
-        return NextItem(seqs, windows, target_behaviour, shuffle_ties, features)
+        return NextItem(seqs, windows, target_behaviour, shuffle_ties, features, tell_behaviour)
     return MaskedItem(
         seqs, windows, mask_index, mask_prob, target_behaviour, shuffle_ties, features
     )

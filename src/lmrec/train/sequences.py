@@ -200,6 +200,9 @@ class Batch:
     targets: torch.Tensor | None = None  # (B, T)
     ratings: torch.Tensor | None = None  # (B, T) rating tokens, 0 = none
     reviews: torch.Tensor | None = None  # (B, T, k) review vectors, zero = none
+    #: (B, T) the behaviour (index + 1) of the event each position predicts, 0 = none:
+    #: what a ``predict_behaviours`` net is told it is predicting.
+    next_behaviours: torch.Tensor | None = None
 
 
 @dataclass
@@ -234,8 +237,14 @@ class Columns:
             pad = np.zeros((rows, 1, self.reviews.shape[2]), np.float32)
             self.reviews = np.concatenate([self.reviews, pad], axis=1)
 
-    def batch(self, cut: slice = slice(None), targets: np.ndarray | None = None) -> Batch:
-        """Tensors of columns ``cut``, with ``targets`` (already cut) when given."""
+    def batch(
+        self,
+        cut: slice = slice(None),
+        targets: np.ndarray | None = None,
+        next_behaviours: np.ndarray | None = None,
+    ) -> Batch:
+        """Tensors of columns ``cut``, with ``targets`` and ``next_behaviours`` (already
+        cut) when given."""
 
         def tensor(a: np.ndarray | None) -> torch.Tensor | None:
             return None if a is None else torch.from_numpy(np.ascontiguousarray(a[:, cut]))
@@ -247,6 +256,7 @@ class Columns:
             None if targets is None else torch.from_numpy(targets),
             tensor(self.ratings),
             tensor(self.reviews),
+            None if next_behaviours is None else torch.from_numpy(next_behaviours),
         )
 
 
@@ -293,17 +303,23 @@ def causal_batch(
     idx: np.ndarray,
     target_behaviour: int | None = None,
     features: tuple[str, ...] = (),
+    tell_behaviour: bool = False,
 ) -> Batch:
     """Inputs are events 0..n-2 of each window, targets events 1..n-1 (next item).
 
     With ``target_behaviour`` (a behaviour index + 1) only next events of that behaviour are
     targets, e.g. fine-tuning "what will they buy next" on histories of views and buys.
     ``features``: the source features the inputs carry (see :func:`collate`).
+    ``tell_behaviour``: every next event is a target and the batch says which behaviour
+    each is (``next_behaviours``), so views teach the item table what buys use.
     """
     cols = collate(seqs, windows.user[idx], windows.start[idx], windows.end[idx], features)
     inputs = cols.items[:, :-1]
     targets = cols.items[:, 1:].copy()
     targets[inputs == PAD] = PAD
+    if tell_behaviour:
+        next_behaviours = np.where(targets == PAD, PAD, cols.behaviours[:, 1:])
+        return cols.batch(slice(None, -1), targets, next_behaviours)
     if target_behaviour is not None:
         targets[cols.behaviours[:, 1:] != target_behaviour] = PAD
     return cols.batch(slice(None, -1), targets)
@@ -368,7 +384,11 @@ def inference_batch(
     cols = collate(seqs, users, starts, ends, features)
     if mask_index is not None:
         cols.append(mask_index, next_behaviour)
-    return cols.batch()
+        return cols.batch()
+    # What the causal state predicts next: a ``predict_behaviours`` net reads it.
+    asked = np.zeros(cols.items.shape, dtype=np.int64)
+    asked[:, -1] = next_behaviour
+    return cols.batch(next_behaviours=asked)
 
 
 def rating_levels(ratings: np.ndarray) -> np.ndarray:
