@@ -36,7 +36,12 @@ from lmrec.models.configured import Configured
 from lmrec.models.explain import Attribution, gradient_x_input
 from lmrec.models.fusion import FUSIONS, TextBasis, fit_text_basis
 from lmrec.models.interests import Interests, category_matrix, summarise
-from lmrec.models.sources import SOURCE_WEIGHTINGS, fixed_source_weights, parse_sources
+from lmrec.models.sources import (
+    SOURCE_WEIGHTINGS,
+    fixed_source_weights,
+    parse_sources,
+    transformer_source_names,
+)
 from lmrec.models.torch_state import load_module, module_arrays, module_state
 from lmrec.models.transformer import (
     DATA_FIELDS,
@@ -214,8 +219,8 @@ class SequenceTransformer(Configured, Recommender):
                 "'rating,review') and source_weighting='fixed'"
             )
         if self.sources and self.source_weighting == "fixed":
-            names = TransformerConfig(sources=self.sources, use_behaviour=self.use_behaviour)
-            fixed_source_weights(names.source_names, self.source_weights)
+            names = transformer_source_names(self.sources, self.use_behaviour)
+            fixed_source_weights(names, self.source_weights)
 
     def _kept_behaviours(self) -> np.ndarray | None:
         """``history_behaviours`` as behaviour token indices (None = keep every event)."""

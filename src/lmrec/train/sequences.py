@@ -187,11 +187,6 @@ def bucketed_batches(
     return batches
 
 
-#: Per-event source features a batch can carry besides items, behaviours and time gaps
-#: (TransformerConfig.sources): rating tokens and review vectors.
-EVENT_FEATURES = ("rating", "review")
-
-
 @dataclass
 class Batch:
     items: torch.Tensor  # (B, T)
@@ -268,7 +263,8 @@ def collate(
     features: tuple[str, ...] = (),
 ) -> Columns:
     """Left-padded (B, T) columns for slices of user sequences, with the source
-    ``features`` (of :data:`EVENT_FEATURES`) the sequences have."""
+    ``features`` the sequences have ("rating": rating tokens, "review": review vectors;
+    :data:`lmrec.models.sources.TRANSFORMER_SOURCES`)."""
     lengths = ends - starts
     # At least two columns: an empty history becomes padding (the old torch encoder also
     # failed on one-column batches; kept so scores match models trained with it).
