@@ -512,7 +512,9 @@ def _source_weights(r: dict) -> str:
 
 
 #: Transformer variants that add or remove a source (benchmarks/transformer.py).
-SOURCE_MARKERS = ("transformer-sources-", "transformer-history-")
+SOURCE_MARKERS = ("transformer-sources-", "transformer-fusion-sources-", "transformer-history-")
+#: What the source variants are paired with: the same model without the sources.
+SOURCE_BASES = ("transformer", "transformer-fusion")
 
 
 def transformer_sources_section(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
@@ -524,11 +526,16 @@ def transformer_sources_section(groups: dict[tuple[str, str, str], list[dict]]) 
         if protocol != "full-ranking":
             continue
         rows = [r for r in group if r["model"].startswith(SOURCE_MARKERS)]
-        base = next((r for r in group if r["model"] == "transformer"), None)
-        if not rows or base is None:
+        bases = {r["model"]: r for r in group if r["model"] in SOURCE_BASES}
+        if not rows or "transformer" not in bases:
             continue
-        lines.append(_row(dataset, base, None, "– | behaviour 1.00"))
+        fused = [r for r in rows if "fusion" in r["model"]]
+        for name in SOURCE_BASES if fused else SOURCE_BASES[:1]:
+            if name in bases:
+                lines.append(_row(dataset, bases[name], None, "– | behaviour 1.00"))
         for r in sorted(rows, key=lambda r: r["model"]):
+            # sources over fusion are paired with fusion alone, the others with transformer
+            base = bases.get("transformer-fusion" if r in fused else "", bases["transformer"])
             weighting = (r.get("chosen") or {}).get("source_weighting")
             if weighting is None:
                 weighting = r.get("params", {}).get("source_weighting", "learned")
@@ -545,7 +552,8 @@ def transformer_sources_section(groups: dict[tuple[str, str, str], list[dict]]) 
         "per-user source weights (learned vs fixed equal weights chosen on validation for two",
         "sources); `transformer-history-*` keep only some behaviours in the history (JD: what",
         "views and favourites add to the next-buy model). Paired test on per-user NDCG@10",
-        "against `transformer`; weights are the test users' means.",
+        "against `transformer` (`transformer-fusion-sources-*`: against `transformer-fusion`,",
+        "the same model without the sources); weights are the test users' means.",
         "",
         "| data set | model | NDCG@10 | Recall@10 | seeds | vs transformer (NDCG@10) "
         "| weighting | mean source weights (test users) |",

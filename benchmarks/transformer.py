@@ -26,6 +26,8 @@ Variants (``model`` in the records):
   each event's rating and/or review text besides its item and behaviour (``sources``), the
   sources mixed by per-user weights; for both sources, learned vs fixed equal weights is a
   grid point chosen on validation. Records carry the test users' mean source weights.
+  ``transformer-fusion-sources-rating+review``: both sources over ``transformer-fusion``
+  (the fusion chosen on validation);
 - ``transformer-history-buy``, ``transformer-history-buy+view`` (JD): the history keeps
   only those behaviours (``history_behaviours``), so what views and favourites add to the
   next-buy Transformer is measured against ``transformer`` (every behaviour).
@@ -106,6 +108,11 @@ SOURCE_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = 
     "transformer-sources-rating+review": (
         {"sources": "rating,review"},
         {"source_weighting": ["learned", "fixed"]},
+    ),
+    # the same sources over item-text fusion (the best Instruments Transformer)
+    "transformer-fusion-sources-rating+review": (
+        {"sources": "rating,review"},
+        {"fusion": ["add", "concat", "gate"]},
     ),
     "transformer-history-buy": ({"history_behaviours": "buy"}, {}),
     "transformer-history-buy+view": ({"history_behaviours": "buy,view"}, {}),

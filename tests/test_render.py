@@ -282,8 +282,17 @@ def test_sources_section_tests_each_source_against_the_plain_transformer(render,
             {"behaviour": 0.4, "review": 0.6},
         ),
         record("transformer-history-buy", base, {"history_behaviours": "buy"}, {}),
+        record("transformer-fusion", base + 0.1, {"fusion": "add"}, {}),
+        record(
+            "transformer-fusion-sources-rating+review",
+            base + 0.1,
+            {"fusion": "add", "sources": "rating,review"},
+            {"behaviour": 0.3, "rating": 0.3, "review": 0.4},
+        ),
     ]
     lines = render.transformer_sources_section({("d", "s", "full-ranking"): records})
+    fused = next(line for line in lines if "| transformer-fusion-sources-rating+review |" in line)
+    assert "**n.s.**" in fused  # paired with transformer-fusion, not with transformer
     review = next(line for line in lines if "| transformer-sources-review |" in line)
     assert "Δ +0.2000" in review and "p < 0.001" in review
     assert "| learned | behaviour 0.40, review 0.60 |" in review
