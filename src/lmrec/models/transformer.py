@@ -99,7 +99,8 @@ class TransformerConfig:
 
     @property
     def source_names(self) -> tuple[str, ...]:
-        """The weighed sources, behaviour first ("behaviour" only when it is the one)."""
+        """The weighed sources: "behaviour" (its tokens; unless use_behaviour is off),
+        then the extra ones of ``sources``."""
         return transformer_source_names(self.sources, self.use_behaviour)
 
     @property
