@@ -258,7 +258,28 @@ def test_bad_source_settings_are_clear_errors(world, cache_dir):
         SequenceTransformer(**FAST, sources="review", text_cache_dir=cache_dir).fit(no_reviews)
 
 
-def test_an_update_of_a_sources_model_is_refused(fitted):
-    events = pd.DataFrame({"user_id": ["u0"], "item_id": ["i1"], "timestamp": [100.0]})
-    with pytest.raises(ConfigError, match="retrain it on all its data"):
-        fitted["rating"].update(events)
+def test_an_update_carries_the_new_events_ratings_and_reviews(world, cache_dir):
+    train, _ = world
+    model = SequenceTransformer(
+        **{**FAST, "epochs": 2}, sources="rating,review", text_cache_dir=cache_dir
+    ).fit(train)
+    events = pd.DataFrame(
+        {
+            "user_id": ["new", "new", "u0"],
+            "item_id": ["i1", "i12", "i3"],
+            "behaviour": "view",
+            "rating": [5.0, 1.0, 4.0],
+            "review": [LOVED[0], HATED[0], ""],
+            "timestamp": [100.0, 101.0, 102.0],
+        }
+    )
+    model.update(events, epochs=1)
+    (new,) = model.idmap_.user_index(["new"])
+    np.testing.assert_array_equal(model.sequences_.ratings[new], [5.0, 1.0])
+    reviews = model.sequences_.reviews[new]
+    assert reviews.shape == (2, 64) and (np.abs(reviews).sum(axis=1) > 0).all()
+    (u0,) = model.idmap_.user_index(["u0"])
+    assert model.sequences_.ratings[u0][-1] == 4.0
+    assert not model.sequences_.reviews[u0][-1].any()  # no review: a zero vector
+    weights = model.source_weights_of(["new"])
+    np.testing.assert_allclose(weights.to_numpy().sum(), 1.0, atol=1e-6)

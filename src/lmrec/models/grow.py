@@ -45,24 +45,37 @@ def append_events(
     items: np.ndarray,
     behaviours: np.ndarray,
     timestamps: np.ndarray,
+    ratings: np.ndarray | None = None,
+    reviews: np.ndarray | None = None,
 ) -> UserSequences:
     """``seqs`` (users 0..len-1) grown to ``n_users`` users, with events appended to their
     users' sequences in the given order (pass them in time order). ``items`` and
     ``behaviours`` are in the net's index space (catalogue index + 1, behaviour code + 1).
-    Ratings are not carried (the next-item model does not read them)."""
-    out_items = list(seqs.items) + [np.zeros(0, np.int64)] * (n_users - len(seqs))
-    out_kinds = list(seqs.behaviours) + [np.zeros(0, np.int64)] * (n_users - len(seqs))
-    out_times = list(seqs.timestamps) + [np.zeros(0, np.float64)] * (n_users - len(seqs))
+    Each event's rating and review vector are carried when both ``seqs`` and the call
+    have them (a model that reads them as sources), dropped otherwise."""
+    grow = n_users - len(seqs)
+    out_items = list(seqs.items) + [np.zeros(0, np.int64)] * grow
+    out_kinds = list(seqs.behaviours) + [np.zeros(0, np.int64)] * grow
+    out_times = list(seqs.timestamps) + [np.zeros(0, np.float64)] * grow
+    columns = [(out_items, items, np.int64), (out_kinds, behaviours, np.int64)]
+    columns.append((out_times, timestamps, np.float64))
+    out_ratings = out_reviews = None
+    if ratings is not None and seqs.ratings is not None:
+        out_ratings = list(seqs.ratings) + [np.zeros(0, np.float64)] * grow
+        columns.append((out_ratings, ratings, np.float64))
+    if reviews is not None and seqs.reviews is not None:
+        empty = np.zeros((0, reviews.shape[1]), np.float32)
+        out_reviews = list(seqs.reviews) + [empty] * grow
+        columns.append((out_reviews, reviews, np.float32))
     order = np.argsort(users, kind="stable")
     bounds = np.flatnonzero(np.diff(users[order])) + 1
     for part in np.split(order, bounds):
         if not len(part):
             continue
         u = int(users[part[0]])
-        out_items[u] = np.concatenate([out_items[u], items[part]]).astype(np.int64)
-        out_kinds[u] = np.concatenate([out_kinds[u], behaviours[part]]).astype(np.int64)
-        out_times[u] = np.concatenate([out_times[u], timestamps[part]]).astype(np.float64)
-    return UserSequences(out_items, out_kinds, out_times)
+        for out, new, dtype in columns:
+            out[u] = np.concatenate([out[u], new[part]]).astype(dtype)
+    return UserSequences(out_items, out_kinds, out_times, out_ratings, out_reviews)
 
 
 def grow_item_rows(

@@ -603,17 +603,13 @@ class SequenceTransformer(Configured, Recommender):
 
         self._check_fitted()
         self._check_updatable(epochs, replay)
-        if self.sources:
-            raise ConfigError(
-                f"this model reads sources ({self.sources}); an update would add events "
-                "without their ratings and reviews: retrain it on all its data instead"
-            )
         new = _as_dataset(events, items)
         self._check_not_older(new)
         users_new = new_ids(self.idmap_.users, new.interactions["user_id"])
         items_new = new_ids(self.idmap_.items, new.interactions["item_id"])
         idmap = grown_idmap(self.idmap_, users_new, items_new)
         frame = new.interactions
+        sources = parse_sources(self.sources)  # the new events' ratings and reviews
         seqs = append_events(
             self.sequences_,
             idmap.n_users,
@@ -621,6 +617,8 @@ class SequenceTransformer(Configured, Recommender):
             idmap.item_index(frame["item_id"]) + 1,
             frame["behaviour"].cat.codes.to_numpy().astype(np.int64) + 1,
             frame["timestamp"].to_numpy(dtype=np.float64),
+            ratings=frame["rating"].to_numpy(dtype=np.float64) if "rating" in sources else None,
+            reviews=self._review_vectors(new, fit=False) if "review" in sources else None,
         )
         kept = self._kept_behaviours()
         if kept is not None:
@@ -643,6 +641,8 @@ class SequenceTransformer(Configured, Recommender):
             [seqs.items[r] for r in rows],
             [seqs.behaviours[r] for r in rows],
             [seqs.timestamps[r] for r in rows],
+            None if seqs.ratings is None else [seqs.ratings[r] for r in rows],
+            None if seqs.reviews is None else [seqs.reviews[r] for r in rows],
         )
         objective = self._sequence_objective(net, part)
         config = replace(self.train_config(), epochs=epochs, lr=lr or self.lr, patience=epochs)
