@@ -68,7 +68,7 @@ def variant_spec(dataset: str, variant: str):
 
     sources = SOURCES[dataset][variant]
     names = sources.split(",")
-    grid: list[dict[str, object]] = []
+    grid: dict[str, list[object]] | list[dict[str, object]] = {}  # one source: no choice
     if len(names) > 1:
         equal = ",".join(f"{name}=1" for name in names)
         grid = [{WEIGHTING: "fixed", "source_weights": equal}, {WEIGHTING: "learned"}]
