@@ -26,7 +26,7 @@ from lmrec.errors import ConfigError
 from lmrec.evaluate.binary import auc, fit_binary_temperature, sigmoid
 from lmrec.models.ratings import _lookup, pair_ids
 from lmrec.models.sequential import SequenceTransformer
-from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+from lmrec.models.transformer import SequenceTransformerNet
 from lmrec.train.behaviour import (
     TARGETS,
     BehaviourTask,
@@ -55,6 +55,7 @@ class BehaviourTransformer(SequenceTransformer):
 
     model_type = "transformer-behaviour"
     saves_ratings = True  # the like task reads the history's ratings
+    sources_refused = "transformer-behaviour reads behaviours (and ratings for 'like')"
     capabilities = (SequenceTransformer.capabilities - {"update"}) | {"predict_behaviour"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
@@ -80,26 +81,14 @@ class BehaviourTransformer(SequenceTransformer):
             raise ConfigError(f"sequence_weight must be >= 0, got {self.sequence_weight}")
         if self.diversity_weight > 0:
             raise ConfigError("transformer-behaviour does not combine with diversity_weight")
-        if self.sources:
-            raise ConfigError(
-                "sources (ratings, reviews as event features) are read by the next-item "
-                "transformer; transformer-behaviour reads behaviours (and ratings for 'like')"
-            )
         if self.task_weighting == "uncertainty" and self.sequence_weight == 0:
             raise ConfigError(
                 "task_weighting='uncertainty' weighs two tasks; with sequence_weight=0 there is one"
             )
 
-    def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
+    def _head_fields(self) -> dict[str, object]:
         # "like" reads the ratings of the history: what the user liked before is the evidence
-        return self.config(
-            TransformerConfig,
-            n_items=n_items,
-            text_dim=text_dim,
-            review_dim=review_dim,
-            behaviour_head=True,
-            rating_tokens=self.task_.kind == "like",
-        )
+        return {"behaviour_head": True, "rating_tokens": self.task_.kind == "like"}
 
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:

@@ -35,7 +35,7 @@ from lmrec.errors import ConfigError
 from lmrec.evaluate.metrics import rmse
 from lmrec.models.ratings import _lookup, pair_ids
 from lmrec.models.sequential import SequenceTransformer
-from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+from lmrec.models.transformer import SequenceTransformerNet
 from lmrec.train.loop import TrainHistory
 from lmrec.train.loop import train as run_training
 from lmrec.train.objectives import HiddenRating, WithTask
@@ -54,6 +54,7 @@ class RatingTransformer(SequenceTransformer):
 
     model_type = "transformer-rating"
     saves_ratings = True
+    sources_refused = "transformer-rating already reads the history's ratings"
     capabilities = (SequenceTransformer.capabilities - {"update"}) | {"predict_ratings"}
     own_params: ClassVar[dict[str, Any]] = {
         **SequenceTransformer.own_params,
@@ -84,20 +85,9 @@ class RatingTransformer(SequenceTransformer):
             raise ConfigError("stop_on='ndcg' needs the next-item task (sequence_weight > 0)")
         if self.diversity_weight > 0:
             raise ConfigError("transformer-rating does not combine with diversity_weight")
-        if self.sources:
-            raise ConfigError(
-                "sources (ratings, reviews as event features) are read by the next-item "
-                "transformer; transformer-rating already reads the history's ratings"
-            )
 
-    def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
-        return self.config(
-            TransformerConfig,
-            n_items=n_items,
-            text_dim=text_dim,
-            review_dim=review_dim,
-            rating_head=True,
-        )
+    def _head_fields(self) -> dict[str, object]:
+        return {"rating_head": True}
 
     # --------------------------------------------------------------------- fit
     def _fit(self, train_data: Dataset, valid: Dataset | None) -> None:

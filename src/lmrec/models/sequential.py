@@ -95,6 +95,8 @@ class SequenceTransformer(Configured, Recommender):
     data_fields = DATA_FIELDS
     #: Whether the model file keeps each event's rating (models whose heads read them).
     saves_ratings: ClassVar[bool] = False
+    #: Why a model type does not take ``sources`` (None: it does, as this next-item one).
+    sources_refused: ClassVar[str | None] = None
     own_params: ClassVar[dict[str, Any]] = {
         "objective": "causal",  # see lmrec.train.objectives.SEQUENCE_OBJECTIVES
         "mask_prob": 0.2,
@@ -207,6 +209,11 @@ class SequenceTransformer(Configured, Recommender):
         self.train_config()  # TrainConfig checks its own ranges
 
     def _validate_sources(self) -> None:
+        if self.sources and self.sources_refused:
+            raise ConfigError(
+                "sources (ratings, reviews as event features) are read by the next-item "
+                f"transformer; {self.sources_refused}"
+            )
         parse_sources(self.sources)
         if self.source_weighting not in SOURCE_WEIGHTINGS:
             raise ConfigError(
@@ -241,8 +248,16 @@ class SequenceTransformer(Configured, Recommender):
 
     def net_config(self, n_items: int, text_dim: int = 0, review_dim: int = 0) -> TransformerConfig:
         return self.config(
-            TransformerConfig, n_items=n_items, text_dim=text_dim, review_dim=review_dim
+            TransformerConfig,
+            n_items=n_items,
+            text_dim=text_dim,
+            review_dim=review_dim,
+            **self._head_fields(),
         )
+
+    def _head_fields(self) -> dict[str, object]:
+        """The net's data-set fields a model type adds for its heads (none here)."""
+        return {}
 
     def train_config(self) -> TrainConfig:
         return self.config(TrainConfig)
