@@ -117,6 +117,12 @@ SOURCE_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = 
     "transformer-history-buy": ({"history_behaviours": "buy"}, {}),
     "transformer-history-buy+view": ({"history_behaviours": "buy,view"}, {}),
 }
+#: Capacity chosen on validation: the data set's settings with width and dropout as a grid
+#: (JD's ``transformer`` runs one fixed setting; this asks whether a wider or more
+#: regularised net closes its gap to ItemKNN).
+TUNED_VARIANTS: dict[str, tuple[dict[str, object], dict[str, list[object]]]] = {
+    "transformer-tuned": ({}, {"dim": [64, 128], "dropout": [0.2, 0.5]}),
+}
 #: Objective variants: name -> fixed parameters (``transformer-masked``: BERT4Rec's masked
 #: items instead of next items; with a target behaviour only its events are hidden).
 #: ``transformer-predict-behaviours``: causal training on every next event (views and
@@ -171,7 +177,7 @@ def variant_spec(dataset: str, variant: str, overrides: dict[str, object] | None
     from lmrec.experiment import ModelSpec
 
     overrides = overrides or {}
-    fixed, grid = {**TEXT_VARIANTS, **SOURCE_VARIANTS}.get(variant, ({}, {}))
+    fixed, grid = {**TEXT_VARIANTS, **SOURCE_VARIANTS, **TUNED_VARIANTS}.get(variant, ({}, {}))
     model_type, task_params = TASK_VARIANTS.get(variant, ("transformer", {}))
     fixed = {**fixed, **task_params, **OBJECTIVE_VARIANTS.get(variant, {})}
     params = {"progress": False, "patience": 10, **SETTINGS[dataset], **fixed, **overrides}
@@ -307,6 +313,7 @@ def main() -> None:
             *VARIANTS,
             *TEXT_VARIANTS,
             *SOURCE_VARIANTS,
+            *TUNED_VARIANTS,
             *TASK_VARIANTS,
             *OBJECTIVE_VARIANTS,
         ],

@@ -37,6 +37,7 @@ def test_every_transformer_variant_on_every_data_set_is_a_valid_spec():
         *bench.VARIANTS,
         *bench.TEXT_VARIANTS,
         *bench.SOURCE_VARIANTS,
+        *bench.TUNED_VARIANTS,
         *bench.TASK_VARIANTS,
         *bench.OBJECTIVE_VARIANTS,
     ]
