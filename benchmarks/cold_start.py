@@ -15,11 +15,16 @@ Protocols (see ``lmrec.evaluate.cold_start``, run by :func:`lmrec.experiment.run
   items out of the training softmax (``mask_untrained``), ID dropout at that rate (trained
   items seen by their text alone, so text-only vectors are ranked on the same scale) and
   text bias (those items take an output bias predicted from their text; see
-  lmrec.models.fusion). The rate is fixed, not tuned: the warm validation targets cannot
-  choose what is for cold items. ``transformer-fusion-iddrop`` is the earlier attempt (ID
-  dropout 0.3 alone, fusion chosen on validation). Target: cold Recall@20 at least 3× the
-  content baseline's on ml-100k, above it on Beauty and Toys, warm NDCG@10 within 2% of
-  ``transformer-fusion``.
+  lmrec.models.fusion), at a fixed rate. ``transformer-fusion-cold`` chooses the rate
+  (0.1, 0.3, 0.5) and the side (inputs and outputs, or outputs only: ``id_dropout_inputs``)
+  by code, on the protocol nested inside the training part (another 20% of the trained
+  items held out, each user's last training event the target; lmrec.experiment._tune_cold):
+  the best cold Recall@20 among the points within 2% of the warm NDCG@10 of the model
+  without the change. In this protocol every grid is chosen that way (warm validation
+  targets alone cannot judge what is for new items). ``transformer-fusion-iddrop`` is the
+  earliest attempt (ID dropout 0.3 alone, fusion chosen on validation). Target: cold
+  Recall@20 at least 3× the content baseline's on ml-100k, above it on Beauty and Toys,
+  warm NDCG@10 within 2% of ``transformer-fusion``.
 
 Models: ``popular`` (the floor) and the Transformer variants of ``benchmarks/transformer.py``
 (:func:`transformer.variant_spec`: the same settings and validation grids):
@@ -62,22 +67,35 @@ MODELS = (
     "transformer-fusion-iddrop",
     "transformer-fusion-cold-0.1",
     "transformer-fusion-cold-0.3",
+    "transformer-fusion-cold",
 )
+#: What the cold-item-full variants change over ``transformer-fusion`` (fusion add).
+COLD_CHANGE = {"mask_untrained": True, "text_bias": True}
 #: cold-item-full variants: parameters over ``transformer-fusion`` (fusion add).
 COLD_VARIANTS = {
-    f"transformer-fusion-cold-{rate}": {
-        "mask_untrained": True,
-        "id_dropout": rate,
-        "text_bias": True,
-    }
-    for rate in (0.1, 0.3)
+    **{
+        f"transformer-fusion-cold-{rate}": {**COLD_CHANGE, "id_dropout": rate}
+        for rate in (0.1, 0.3)
+    },
+    "transformer-fusion-cold": COLD_CHANGE,
+}
+#: ``transformer-fusion-cold``: the ID dropout rate and side chosen on the nested protocol
+#: (lmrec.experiment._tune_cold: best cold Recall@20 of the pseudo-new items within 2% of
+#: the reference's warm NDCG@10).
+COLD_GRID = {"id_dropout": [0.1, 0.3, 0.5], "id_dropout_inputs": [True, False]}
+#: The model without the change, fitted in that tuning only to set the warm bar.
+COLD_REFERENCE = {
+    "id_dropout": 0.0,
+    "id_dropout_inputs": True,
+    "mask_untrained": False,
+    "text_bias": False,
 }
 PROTOCOLS = ("cold-item", "cold-user", "cold-item-full")
 #: The models each protocol runs unless --models says otherwise.
 PROTOCOL_MODELS = {
     "cold-item": MODELS[:5],
     "cold-user": MODELS[:5],
-    "cold-item-full": ("content", "transformer-fusion", *COLD_VARIANTS),
+    "cold-item-full": ("content", "transformer-fusion", "transformer-fusion-cold"),
 }
 
 
@@ -91,7 +109,8 @@ def model_spec(dataset: str, model: str, protocol: str):
         # one fusion for the model and its change, so warm NDCG compares like with like
         overrides = {"fusion": "add", **COLD_VARIANTS.get(model, {})}
         spec = variant_spec(dataset, "transformer-fusion", overrides)
-        return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=model)
+        grid = {**spec.grid, **(COLD_GRID if model == "transformer-fusion-cold" else {})}
+        return ModelSpec(spec.name, params=spec.params, grid=grid, label=model)
     if model in COLD_VARIANTS:
         raise SystemExit(f"{model} runs in the cold-item-full protocol only")
     spec = variant_spec(dataset, model)
@@ -108,7 +127,9 @@ def worker(dataset: str, model: str, protocol: str, seeds: int) -> list[dict]:
     config = ExperimentConfig(
         dataset, seeds=seeds, command=command(__file__, *args, "--seeds", str(seeds))
     )
-    result = run_cold_start(config, [model_spec(dataset, model, protocol)], protocol)
+    reference = COLD_REFERENCE if model == "transformer-fusion-cold" else None
+    spec = model_spec(dataset, model, protocol)
+    result = run_cold_start(config, [spec], protocol, cold_reference=reference)
     return save_result(result, RECORDS, PER_USER)
 
 

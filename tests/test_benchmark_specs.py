@@ -53,3 +53,14 @@ def test_every_multi_interest_variant_is_a_valid_spec(dataset):
     bench = _script("multi_interest.py")
     for variant in bench.SOURCES[dataset]:
         _check(bench.variant_spec(dataset, variant))
+
+
+def test_every_cold_start_model_and_the_cold_reference_are_valid_specs():
+    bench = _script("cold_start.py")
+    for dataset in ("ml-100k", "beauty"):
+        for protocol, models in bench.PROTOCOL_MODELS.items():
+            for model in models:
+                _check(bench.model_spec(dataset, model, protocol))
+        spec = bench.model_spec(dataset, "transformer-fusion-cold", "cold-item-full")
+        assert {"id_dropout", "id_dropout_inputs"} <= set(spec.grid)
+        make_model(spec.name, **{**spec.params, **bench.COLD_REFERENCE})

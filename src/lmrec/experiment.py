@@ -11,7 +11,9 @@ For each model (:class:`ModelSpec`):
    (``model.fit_split(split, "valid")``) with seed 0 and scored by full-ranking NDCG@10 on
    the validation targets; the best point (the first on ties) is chosen *by this code*, and
    the record lists what was tried (``tuning``) and what was chosen (``chosen``). Without a
-   grid there is nothing to choose and no validation fit.
+   grid there is nothing to choose and no validation fit. In ``cold-item-full`` the choice
+   is for new items, which warm validation targets cannot judge: it is made on the same
+   protocol nested inside the training part (:func:`_tune_cold`).
 2. **seeds**: the chosen parameters are fitted for ``config.on`` (normally test) once per
    seed 0..N-1, the seed going to the model's ``seed`` parameter. Models without one
    (popular, itemknn, ease) are deterministic: they run once and their records say
@@ -356,6 +358,72 @@ def _tune(
     return best, best_choice, tuning
 
 
+#: cold-item-full tuning: the warm validation NDCG@10 a grid point may give up, relative
+#: to the best of the points tried (and of the reference model), to be chosen for its cold
+#: items (the issue's "warm NDCG@10 within 2%").
+COLD_WARM_TOLERANCE = 0.02
+
+
+def _tune_cold(
+    spec: ModelSpec,
+    fitter: _Fitter,
+    nested: Any,
+    reference: Mapping[str, Any] | None,
+    progress: Progress,
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """cold-item-full's choice among grid points, made on the nested protocol
+    (:func:`~lmrec.evaluate.cold_start.nested_cold_item_split`): each point (seed 0) is
+    fitted on the training part with another share of items held out and scored on those
+    pseudo-new items (``valid_recall@20``) and on the warm validation targets
+    (``valid_warm_ndcg@10``). Chosen: the best cold Recall@20 among the points whose warm
+    NDCG@10 is within :data:`COLD_WARM_TOLERANCE` of the best warm NDCG@10 seen, ties
+    to the better warm score. ``reference`` (parameters that turn the model into the one
+    without the change, fitted too) only sets that warm bar."""
+    from lmrec.evaluate.cold_start import evaluate_cold_items_full
+
+    points, choices = spec.grid_points(), spec.grid_choices()
+    if len(points) == 1:
+        return points[0], choices[0], []
+    runs = [(params, tried, False) for params, tried in zip(points, choices, strict=True)]
+    if reference is not None:
+        runs.append(({**spec.params, **reference}, dict(reference), True))
+    tuning: list[dict[str, Any]] = []
+    for i, (params, tried, is_reference) in enumerate(runs, 1):
+        model, _, _ = fitter.build(spec, params, 0 if spec.seeded else None)
+        model.fit_split(nested.split, "test")
+        cold, warm = evaluate_cold_items_full(model, nested)
+        row = {
+            "params": tried,
+            "valid_recall@20": round(float(cold.metrics["recall@20"]), 6),
+            "valid_warm_ndcg@10": round(float(warm.metrics[TUNE_METRIC]), 6),
+        }
+        if is_reference:
+            row["reference"] = True
+        tuning.append(row)
+        progress(
+            f"{spec.model_label}: nested cold tuning {i}/{len(runs)} {tried} cold recall@20 "
+            f"{row['valid_recall@20']:.4f} warm ndcg@10 {row['valid_warm_ndcg@10']:.4f}"
+        )
+    best = choose_for_cold_items(tuning)
+    return points[best], choices[best], tuning
+
+
+def choose_for_cold_items(tuning: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the chosen row of a nested cold tuning (:func:`_tune_cold`): the best
+    ``valid_recall@20`` among the non-reference rows whose ``valid_warm_ndcg@10`` is within
+    :data:`COLD_WARM_TOLERANCE` of the best warm score of all rows (the best warm row if
+    none is), ties to the better warm score, then to the earlier row."""
+    bar = (1 - COLD_WARM_TOLERANCE) * max(r["valid_warm_ndcg@10"] for r in tuning)
+    rows = [i for i, r in enumerate(tuning) if not r.get("reference")]
+    eligible = [i for i in rows if tuning[i]["valid_warm_ndcg@10"] >= bar]
+    if not eligible:
+        return max(rows, key=lambda i: (tuning[i]["valid_warm_ndcg@10"], -i))
+    return max(
+        eligible,
+        key=lambda i: (tuning[i]["valid_recall@20"], tuning[i]["valid_warm_ndcg@10"], -i),
+    )
+
+
 def _ranking_user_ids(split: Split, on: str, result: EvalResult) -> np.ndarray | None:
     """Test users in the order of ``result.per_user`` (sorted user index), if they match."""
     fit_data = split.fit_data(on)  # type: ignore[arg-type]
@@ -612,9 +680,12 @@ def run_cold_start(
     *,
     fraction: float = 0.2,
     progress: Progress | None = None,
+    cold_reference: Mapping[str, Any] | None = None,
 ) -> ExperimentResult:
     """The cold-start protocols of :mod:`lmrec.evaluate.cold_start`, tuned and seeded as
-    :func:`run_experiment` (tuning on the warm part's validation targets).
+    :func:`run_experiment` (tuning on the warm part's validation targets; in
+    ``cold-item-full``, on the nested protocol, see :func:`_tune_cold`, with
+    ``cold_reference`` the parameters of the model without the change).
 
     ``cold-item``: fit with ``fit_split(cold.split, "test")``, rank each cold target among
     the held-out items; metrics also carry ``full_catalogue_recall@20`` / ``_ndcg@10`` (the
@@ -630,6 +701,7 @@ def run_cold_start(
         evaluate_cold_items,
         evaluate_cold_items_full,
         evaluate_cold_users,
+        nested_cold_item_split,
     )
 
     say = progress or (lambda _msg: None)
@@ -672,8 +744,12 @@ def run_cold_start(
         )
     fitter = _Fitter(config, data.name, split)
     outcomes: dict[str, ModelOutcome] = {}
+    nested = nested_cold_item_split(cold_items) if protocol == "cold-item-full" else None
     for spec in specs:
-        chosen, choice, tuning = _tune(spec, fitter, say)
+        if nested is not None:
+            chosen, choice, tuning = _tune_cold(spec, fitter, nested, cold_reference, say)
+        else:
+            chosen, choice, tuning = _tune(spec, fitter, say)
 
         def fit_and_score(
             model: Recommender, tuned: bool = False, spec: ModelSpec = spec

@@ -188,3 +188,57 @@ def test_the_experiment_path_records_cold_and_warm_metrics_for_cold_item_full(tm
     )
     with pytest.raises(ConfigError, match="'cold-item-full'"):
         run_cold_start(config, [ModelSpec("popular")], "cold-items")
+
+
+def test_the_nested_cold_split_holds_out_trained_items_inside_the_training_part(world):
+    from lmrec.evaluate.cold_start import nested_cold_item_split
+
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    nested = nested_cold_item_split(cold)
+    outer_train = cold.split.train.interactions
+    inner = set(nested.cold_items)
+    assert inner <= set(outer_train["item_id"])  # items that have training events
+    assert not inner & set(cold.cold_items)
+    # the same share (20%) of the items that have training events
+    assert len(inner) == round(0.2 * outer_train["item_id"].nunique())
+    assert not inner & set(nested.split.fit_data("test").interactions["item_id"])
+    assert set(nested.split.test["item_id"]) <= inner
+
+    # the nested protocol sees the outer training part only: no outer valid or test event
+    def pairs(df):
+        return set(zip(df["user_id"], df["item_id"], strict=True))
+
+    assert pairs(nested.split.fit_data("test").interactions) <= pairs(outer_train)
+    assert pairs(nested.split.test) <= pairs(outer_train)
+    assert len(nested.split.fit_data("test").interactions) < len(outer_train)
+
+
+def test_the_cold_choice_takes_the_best_cold_recall_within_two_percent_of_warm():
+    from lmrec.experiment import choose_for_cold_items
+
+    def row(cold, warm, reference=False):
+        r = {"valid_recall@20": cold, "valid_warm_ndcg@10": warm}
+        return {**r, "reference": True} if reference else r
+
+    # the reference sets the warm bar (0.98 × 0.100): 0.30 is out, 0.20 the best inside
+    rows = [row(0.10, 0.099), row(0.20, 0.0985), row(0.30, 0.090), row(0.0, 0.100, True)]
+    assert choose_for_cold_items(rows) == 1
+    # nobody inside the bar: the best warm score among the choices
+    rows = [row(0.30, 0.090), row(0.20, 0.095), row(0.0, 0.200, True)]
+    assert choose_for_cold_items(rows) == 1
+    # ties on cold recall (models that cannot reach new items) go to the better warm score
+    assert choose_for_cold_items([row(0.0, 0.090), row(0.0, 0.091)]) == 1
+
+
+def test_cold_item_full_tunes_on_the_nested_protocol_and_records_it():
+    from lmrec.experiment import ExperimentConfig, ModelSpec, choose_for_cold_items, run_cold_start
+
+    config = ExperimentConfig("synthetic", seeds=1)
+    spec = ModelSpec("itemknn", grid={"k": [5, 50]})
+    result = run_cold_start(config, [spec], "cold-item-full", cold_reference={"k": 20})
+    (record,) = result.records
+    tuning = record["tuning"]
+    assert [t["params"] for t in tuning] == [{"k": 5}, {"k": 50}, {"k": 20}]
+    assert tuning[-1]["reference"] is True
+    assert all({"valid_recall@20", "valid_warm_ndcg@10"} <= set(t) for t in tuning)
+    assert record["chosen"] == tuning[choose_for_cold_items(tuning)]["params"]

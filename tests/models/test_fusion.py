@@ -286,6 +286,43 @@ def test_text_bias_learns_from_dropped_items_and_new_items_start_from_it():
     assert net.out_bias[1:4].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_output_only_id_dropout_keeps_the_history_ids_and_drops_candidates_ids():
+    """``id_dropout_inputs=False``: the history's items are encoded with the full fused
+    table (the states equal those of a net without dropout) while the output layer sees
+    the dropped items by their text alone and gives them their text's bias."""
+    net = _text_bias_net(id_dropout=0.5)
+    net.config = net.config.__class__(**{**net.config.to_dict(), "id_dropout_inputs": False})
+    items = torch.tensor([[1, 2, 3, 5], [0, 5, 2, 1]])
+    targets = torch.tensor([[2, 3, 5, 1], [0, 2, 1, 5]])
+    net.train()
+    torch.manual_seed(3)
+    inputs = net.input_table()
+    full = net.fusion(net.item_emb.weight, drop=False)
+    assert torch.equal(inputs, full)  # every trained ID kept in the history
+    net.emb_drop.p = 0.0  # compare states without dropout noise
+    for block in net.blocks:
+        block.attn.dropout = 0.0
+        block.attn.resid_drop.p = block.ff.drop.p = 0.0
+    for seed in range(50):  # a step that drops some trained items and keeps others
+        torch.manual_seed(seed)
+        logits, _ = net(items, targets=targets)
+        dropped = (net.fusion.step_keep[1:6] == 0).numpy()
+        dropped[3] = False  # untrained: masked out of the training softmax
+        if 0 < dropped.sum() < 4:
+            break
+    states = net.encode(items, table=full)[targets != 0]
+    table = net.fusion(net.item_emb.weight, drop=False).detach()
+    t = net.fusion.proj(net.fusion.text).detach()
+    text_bias = net.fusion.text_bias().detach()
+    j = int(np.flatnonzero(dropped)[0])  # a dropped catalogue item: text vector, text bias
+    assert torch.allclose(logits[:, j], states @ t[j + 1] + text_bias[j + 1], atol=1e-5)
+    kept = next(k for k in range(5) if not dropped[k] and k != 3)
+    expected = states @ table[kept + 1] + net.out_bias[kept + 1]
+    assert torch.allclose(logits[:, kept], expected, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"id_dropout_inputs=False .* needs id_dropout > 0"):
+        SequenceTransformer(fusion="add", id_dropout_inputs=False).fit(make_synthetic(20, 40))
+
+
 def test_text_bias_needs_text_and_id_dropout(world):
     with pytest.raises(ConfigError, match=r"text_bias .* needs fusion 'text'"):
         SequenceTransformer(fusion="add", text_bias=True).fit(world)

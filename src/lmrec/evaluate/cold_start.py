@@ -54,14 +54,19 @@ class ColdItemSplit:
 
 
 def cold_item_split(
-    data: Dataset, fraction: float = 0.2, seed: int = 0, min_history: int = 3
+    data: Dataset,
+    fraction: float = 0.2,
+    seed: int = 0,
+    min_history: int = 3,
+    among: np.ndarray | None = None,
 ) -> ColdItemSplit:
-    """Hold ``fraction`` of the items out of training; test on users whose test item is cold."""
+    """Hold ``fraction`` of the items (of ``among``, default the catalogue) out of training;
+    test on users whose test item is cold."""
     if not 0 < fraction < 1:
         raise ConfigError(f"fraction must be in (0, 1), got {fraction}")
     base = leave_one_out(data, min_history)
     rng = np.random.default_rng(seed)
-    items = data.idmap.items
+    items = data.idmap.items if among is None else np.sort(np.asarray(among).astype(str))
     cold = np.sort(rng.choice(items, size=max(1, round(fraction * len(items))), replace=False))
     cold_set = set(cold.tolist())
 
@@ -86,6 +91,17 @@ def cold_item_split(
         ),
     )
     return ColdItemSplit(split=split, cold_items=cold, warm_test=warm_test.reset_index(drop=True))
+
+
+def nested_cold_item_split(cold: ColdItemSplit, seed: int = 1) -> ColdItemSplit:
+    """The same protocol one step earlier, inside the training part of ``cold``: another
+    share of the items that have training events held out, each user's last training event
+    the target. What is for new items (ID dropout and its rate) can then be chosen on
+    validation by code: the real cold targets and warm test targets stay unseen."""
+    train = cold.split.train
+    share = len(cold.cold_items) / train.idmap.n_items
+    trained = train.interactions["item_id"].astype(str).unique()
+    return cold_item_split(train, fraction=share, seed=seed, among=trained)
 
 
 def evaluate_cold_items(
@@ -262,4 +278,5 @@ __all__ = [
     "evaluate_cold_items",
     "evaluate_cold_items_full",
     "evaluate_cold_users",
+    "nested_cold_item_split",
 ]

@@ -23,6 +23,11 @@ which is what a cold item is at test time: without it, a cold item's text-only v
 in a corner of the space the output layer never learned to rank, and new items lose to
 every warm item in the full catalogue.
 
+With ``id_dropout_inputs=False`` (TransformerConfig) only the output side drops IDs: the
+history's items keep theirs, so the user states are what the warm model computes, and only
+the candidates learn to be ranked by their text. A new item is a candidate long before it
+is anyone's history, so that is the side that matters for it.
+
 **Text bias** (``text_bias``, with ID dropout): an item's output bias ``b_i`` (its learned
 popularity) is as much an ID part as ``x_i``. With ``text_bias`` a linear map of the text
 predicts a bias, ``b̂_i = w · z_i + c``, and every item seen by its text alone (dropped in
@@ -143,12 +148,15 @@ class TextFusion(nn.Module):
         keep = torch.as_tensor(np.asarray(trained, dtype=bool)).float()
         self.id_keep[1 : len(z) + 1] = 0.0 if self.mode == "text" else keep
 
-    def forward(self, id_table: torch.Tensor) -> torch.Tensor:
+    def forward(self, id_table: torch.Tensor, drop: bool = True) -> torch.Tensor:
+        """The fused table; in training, with ID dropout unless ``drop`` is False (the
+        history's inputs under output-only dropout: they leave the step's mask alone)."""
         keep = self.id_keep
-        if self.training and self.id_dropout > 0:
-            dropped = (torch.rand_like(keep) < self.id_dropout) & (self.has_text > 0)
-            keep = keep * (~dropped).float()
-        self.step_keep = keep if self.training else None
+        if drop:
+            if self.training and self.id_dropout > 0:
+                dropped = (torch.rand_like(keep) < self.id_dropout) & (self.has_text > 0)
+                keep = keep * (~dropped).float()
+            self.step_keep = keep if self.training else None
         x = id_table * keep[:, None]
         t = self.proj(self.text) * self.has_text[:, None]
         if self.mode == "add":

@@ -163,6 +163,11 @@ class SequenceTransformer(Configured, Recommender):
                 f"id_dropout drops ID embeddings in favour of item text: it needs fusion add, "
                 f"concat or gate, not {self.fusion!r}"
             )
+        if not self.id_dropout_inputs and self.id_dropout == 0:
+            raise ConfigError(
+                "id_dropout_inputs=False says where ID dropout applies (the output side only): "
+                "it needs id_dropout > 0"
+            )
         if self.task_weighting not in TASK_WEIGHTINGS:
             raise ConfigError(
                 f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}"

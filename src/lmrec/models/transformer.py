@@ -71,6 +71,11 @@ class TransformerConfig:
     fusion: str = "id"  # how item text joins the ID embedding, see lmrec.models.fusion
     text_dim: int = 0  # width of the item text embeddings (0 = no text)
     id_dropout: float = 0.0  # training: share of items seen by their text alone (fusion.py)
+    #: Whether ID dropout also hides the IDs of the history's items (the inputs), or only
+    #: of the items scored at the output: a cold item is only ever a candidate until some
+    #: user touches it, so output-side dropout is enough to put text-only vectors on the
+    #: scale of trained ones, and the history keeps everything it knows.
+    id_dropout_inputs: bool = True
     #: Training: items with no training event are left out of the softmax. They are new
     #: items, not negatives: without this every step pushes their text vectors and biases
     #: away from every user, and a new item can never win a place in the full catalogue.
@@ -306,6 +311,15 @@ class SequenceTransformerNet(nn.Module):
             self.__dict__["_table_cache"] = cached
         return cached[1]
 
+    def input_table(self) -> torch.Tensor | None:
+        """The item table of the history's events when it differs from :meth:`item_table`:
+        in training with output-only ID dropout (``id_dropout_inputs=False``), the fused
+        table with every trained ID kept. None otherwise (inputs use item_table())."""
+        c = self.config
+        if self.fusion is None or not self.training or c.id_dropout == 0 or c.id_dropout_inputs:
+            return None
+        return self.fusion(self.item_emb.weight, drop=False)
+
     def encode(
         self,
         items: torch.Tensor,  # (B, T) item indices, 0 = padding
@@ -490,6 +504,7 @@ class SequenceTransformerNet(nn.Module):
         ``need_logits=False`` (training objectives that use only the loss) returns ``None``
         for the logits and computes the full-softmax loss in cache-sized chunks
         (:func:`~lmrec.models.linear_ce.linear_cross_entropy`), about twice as fast on CPU."""
+        inputs = self.input_table()  # before item_table(): that one sets the step's ID mask
         table = self.item_table()
         if queries is not None:
             return self.rate(items, behaviours, gaps, ratings, queries, table), None
@@ -498,7 +513,7 @@ class SequenceTransformerNet(nn.Module):
             behaviours,
             gaps,
             causal=causal,
-            table=table,
+            table=table if inputs is None else inputs,
             ratings=ratings,
             reviews=reviews,
             next_behaviours=next_behaviours,
