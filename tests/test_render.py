@@ -256,6 +256,16 @@ def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_th
     assert test.n_users == 60 and test.difference < 0  # the 40 cold rows are left out
     base = next(line for line in lines if "| transformer-fusion |" in line)
     assert "0.00× (missed)" in base
+    records[2]["chosen"] = {"id_dropout": 0.3, "id_dropout_inputs": False}
+    lines = render.cold_item_full_section({("d", "s", "cold-item-full"): records})
+    row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
+    assert "| id_dropout=0.3, id_dropout_inputs=false (warm validation) |" in row
+    records[2]["tuning"] = [{"params": {}, "valid_recall@20": 0.1, "valid_warm_ndcg@10": 0.1}]
+    lines = render.cold_item_full_section({("d", "s", "cold-item-full"): records})
+    row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
+    assert "| id_dropout=0.3, id_dropout_inputs=false |" in row  # chosen on the nested protocol
+    widths = {line.count("|") for line in lines if line.startswith("| ")}
+    assert len(widths) == 1  # every row has the header's columns
 
 
 def test_sources_section_tests_each_source_against_the_plain_transformer(render, tmp_path):
