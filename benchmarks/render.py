@@ -993,6 +993,17 @@ def ratings_section(records: list[dict]) -> list[str]:
     return out
 
 
+def without_repeats(group: list[dict]) -> list[dict]:
+    """One row per model where two scripts measured the same thing (the same model, split
+    and metrics, say SVD's ratings CV run by baselines.py and by ratings.py): the newest.
+    Records that disagree all stay, so a discrepancy shows."""
+    kept: dict[tuple[str, str], dict] = {}
+    for r in sorted(group, key=lambda r: r["date"], reverse=True):
+        key = (r["model"], json.dumps(r["metrics"], sort_keys=True))
+        kept.setdefault(key, r)
+    return [r for r in group if r in kept.values()]
+
+
 def render() -> str:
     records: list[dict] = []
     for path in sorted(RESULTS.glob("*.json")):
@@ -1056,6 +1067,7 @@ def render() -> str:
     out += behaviour_section([r for r in records if r["_file"] == BEHAVIOUR_FILE])
     out += update_section([r for r in records if r["_file"] == UPDATE_FILE])
     for (dataset, split, protocol), group in sorted(groups.items()):
+        group = without_repeats(group)
         out.append(f"## {dataset} — {split} — {protocol}")
         out.append("")
         if protocol == "rating":

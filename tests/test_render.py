@@ -309,3 +309,12 @@ def test_sources_section_tests_each_source_against_the_plain_transformer(render,
     history = next(line for line in lines if "| transformer-history-buy |" in line)
     assert "**n.s.**" in history and "| – |" in history
     assert render.transformer_sources_section({("d", "s", "full-ranking"): records[:1]}) == []
+
+
+def test_a_measurement_two_scripts_recorded_shows_once_and_a_disagreement_twice(render):
+    def record(date, rmse):
+        return {"model": "svd", "date": date, "metrics": {"rmse": rmse}}
+
+    old, new, other = record("2026-01-01", 0.93), record("2026-02-01", 0.93), record("x", 0.95)
+    assert render.without_repeats([old, new]) == [new]
+    assert render.without_repeats([old, other]) == [old, other]
