@@ -264,6 +264,12 @@ def test_cold_item_full_rows_pair_cold_recall_with_content_and_warm_ndcg_with_th
     lines = render.cold_item_full_section({("d", "s", "cold-item-full"): records})
     row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
     assert "| id_dropout=0.3, id_dropout_inputs=false |" in row  # chosen on the nested protocol
+    records[2]["tuning"].append(
+        {"params": {}, "valid_recall@20": 0.0, "valid_warm_ndcg@10": 0.2, "reference": True}
+    )
+    lines = render.cold_item_full_section({("d", "s", "cold-item-full"): records})
+    row = next(line for line in lines if "| transformer-fusion-cold-0.1 |" in line)
+    assert "(no point within 2% of warm: the least warm loss)" in row
     widths = {line.count("|") for line in lines if line.startswith("| ")}
     assert len(widths) == 1  # every row has the header's columns
 
