@@ -18,7 +18,8 @@ Protocols (see ``lmrec.evaluate.cold_start``, run by :func:`lmrec.experiment.run
   lmrec.models.fusion), at a fixed rate. ``transformer-fusion-cold`` chooses the rate
   (0.1, 0.3, 0.5) and the side (inputs and outputs, or outputs only: ``id_dropout_inputs``)
   by code, on the protocol nested inside the training part (another 20% of the trained
-  items held out, each user's last training event the target; lmrec.experiment._tune_cold):
+  items held out, each user's last training event the target, the real cold items not
+  ranked; lmrec.experiment._tune_cold):
   the best cold Recall@20 among the points within 2% of the warm NDCG@10 of the model
   without the change. In this protocol every grid is chosen that way (warm validation
   targets alone cannot judge what is for new items). ``transformer-fusion-iddrop`` is the

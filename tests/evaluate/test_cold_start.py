@@ -213,6 +213,26 @@ def test_the_nested_cold_split_holds_out_trained_items_inside_the_training_part(
     assert len(nested.split.fit_data("test").interactions) < len(outer_train)
 
 
+def test_the_nested_protocol_never_ranks_the_outer_cold_items(world, tmp_path):
+    """They do not exist yet at that earlier step: a text model that would rank them high
+    among the candidates ranks the targets higher once they are unlisted."""
+    import dataclasses
+
+    from lmrec.evaluate.cold_start import evaluate_cold_items_full, nested_cold_item_split
+    from lmrec.models.content import ContentKNN
+
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    nested = nested_cold_item_split(cold)
+    np.testing.assert_array_equal(np.sort(nested.unlisted), np.sort(cold.cold_items))
+    model = ContentKNN(text_cache_dir=str(tmp_path)).fit(nested.split.fit_data("test"))
+    listed = evaluate_cold_items_full(model, nested)
+    everything = evaluate_cold_items_full(model, dataclasses.replace(nested, unlisted=None))
+    gains = [
+        a.metrics["ndcg@20"] - b.metrics["ndcg@20"] for a, b in zip(listed, everything, strict=True)
+    ]
+    assert min(gains) >= 0 and sum(gains) > 0
+
+
 def test_the_cold_choice_takes_the_best_cold_recall_within_two_percent_of_warm():
     from lmrec.experiment import choose_for_cold_items
 
