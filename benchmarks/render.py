@@ -399,18 +399,14 @@ def _chosen(r: dict) -> str:
     """A record's grid choice as ``key=value`` pairs (empty without a grid)."""
     chosen = r.get("chosen") or {}
     text = ", ".join(f"{k}={json.dumps(v)}" for k, v in chosen.items())
+    from lmrec.experiment import within_warm_bar
+
     tuning = r.get("tuning") or []
-    nested = [t for t in tuning if "valid_recall@20" in t]
+    nested = bool(tuning) and all("valid_recall@20" in t for t in tuning)
     if text and not nested:
         return f"{text} (warm validation)"
-    if nested:
-        best_warm = max(t["valid_warm_ndcg@10"] for t in nested)
-        inside = [t for t in nested if not t.get("reference")]
-        inside = [
-            t for t in inside if t["valid_warm_ndcg@10"] >= (1 - COLD_FULL_WARM_LOSS) * best_warm
-        ]
-        if not inside:  # the choice fell back to the smallest warm loss
-            return f"{text} (no point within 2% of warm: the least warm loss)"
+    if nested and not within_warm_bar(tuning):  # the choice fell back to the least warm loss
+        return f"{text} (no point within 2% of warm: the least warm loss)"
     return text
 
 

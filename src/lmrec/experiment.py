@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -61,6 +61,9 @@ from lmrec.evaluate.report import (
 from lmrec.evaluate.stats import PairedTest, mean_ci, paired_test
 from lmrec.models.base import Recommender
 from lmrec.models.registry import MODEL_TYPES, make_model
+
+if TYPE_CHECKING:
+    from lmrec.evaluate.cold_start import ColdItemSplit
 
 #: The validation score tuning maximises.
 TUNE_METRIC = "ndcg@10"
@@ -367,7 +370,7 @@ COLD_WARM_TOLERANCE = 0.02
 def _tune_cold(
     spec: ModelSpec,
     fitter: _Fitter,
-    nested: Any,
+    nested: ColdItemSplit,
     reference: Mapping[str, Any] | None,
     progress: Progress,
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -408,15 +411,23 @@ def _tune_cold(
     return points[best], choices[best], tuning
 
 
+def within_warm_bar(tuning: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Indices of the non-reference rows of a nested cold tuning (:func:`_tune_cold`)
+    whose ``valid_warm_ndcg@10`` is within :data:`COLD_WARM_TOLERANCE` of the best warm
+    score of all rows: the points a choice for new items may take."""
+    bar = (1 - COLD_WARM_TOLERANCE) * max(r["valid_warm_ndcg@10"] for r in tuning)
+    return [
+        i for i, r in enumerate(tuning) if not r.get("reference") and r["valid_warm_ndcg@10"] >= bar
+    ]
+
+
 def choose_for_cold_items(tuning: Sequence[Mapping[str, Any]]) -> int:
     """Index of the chosen row of a nested cold tuning (:func:`_tune_cold`): the best
-    ``valid_recall@20`` among the non-reference rows whose ``valid_warm_ndcg@10`` is within
-    :data:`COLD_WARM_TOLERANCE` of the best warm score of all rows (the best warm row if
-    none is), ties to the better warm score, then to the earlier row."""
-    bar = (1 - COLD_WARM_TOLERANCE) * max(r["valid_warm_ndcg@10"] for r in tuning)
-    rows = [i for i, r in enumerate(tuning) if not r.get("reference")]
-    eligible = [i for i in rows if tuning[i]["valid_warm_ndcg@10"] >= bar]
+    ``valid_recall@20`` among the rows :func:`within_warm_bar` (the best warm non-reference
+    row if there is none), ties to the better warm score, then to the earlier row."""
+    eligible = within_warm_bar(tuning)
     if not eligible:
+        rows = [i for i, r in enumerate(tuning) if not r.get("reference")]
         return max(rows, key=lambda i: (tuning[i]["valid_warm_ndcg@10"], -i))
     return max(
         eligible,
