@@ -82,6 +82,8 @@ from workers import (  # noqa: E402
 )
 
 RECORDS = RESULTS / "transformer.json"
+#: torch threads per fit: the machines have 2 cores.
+DEFAULT_THREADS = 2
 DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments", "jd")
 #: Split protocol per data set (default leave-one-out, as the baselines).
 SPLITS = {"jd": "given"}
@@ -254,16 +256,24 @@ def synthetic_kl(model) -> float:
 
 
 def worker(
-    dataset: str, variant: str, seeds: int, params: list[str], save_run_dir: str | None = None
+    dataset: str,
+    variant: str,
+    seeds: int,
+    params: list[str],
+    save_run_dir: str | None = None,
+    threads: int = DEFAULT_THREADS,
 ) -> list[dict]:
     import torch
 
     from lmrec.experiment import ExperimentConfig, run_experiment, save_result
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in params)}
     variants = variant.split(",")  # fine-tune modes run together (see worker_groups)
     args = ["--datasets", dataset, "--variants", *variants, "--seeds", str(seeds)]
+    # Float sums may differ in their last bits with the thread count, so it is part of
+    # the command that re-creates a record whenever it is not the default.
+    args += ["--threads", str(threads)] if threads != DEFAULT_THREADS else []
     cmd = command(__file__, *args, *(["--param", *params] if params else []))
     split = SPLITS.get(dataset, "loo")
     config = ExperimentConfig(dataset, split=split, seeds=seeds, command=cmd, run_dir=RUN_DIR)
@@ -323,10 +333,18 @@ def main() -> None:
     parser.add_argument(
         "--save-run", help="also save the last seed's model as a run directory (one data set)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="torch threads per fit (1 lets two benchmark runs share the 2 cores)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.worker:
-        emit(worker(*args.worker, args.seeds, args.param, args.save_run))
+        emit(worker(*args.worker, args.seeds, args.param, args.save_run, args.threads))
         return
     if args.save_run and len(args.datasets) * len(args.variants) != 1:
         parser.error("--save-run needs exactly one data set and one variant")
@@ -336,6 +354,7 @@ def main() -> None:
             start = time.perf_counter()
             extra = ["--param", *args.param] if args.param else []
             extra += ["--save-run", args.save_run] if args.save_run else []
+            extra += ["--threads", str(args.threads)]
             records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds), *extra])
             for record in records or []:
                 print(
