@@ -48,13 +48,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from workers import (  # noqa: E402
     DEFAULT_SEEDS,
+    DEFAULT_THREADS,
     PER_USER,
     RESULTS,
+    add_threads_arg,
     command,
     emit,
     render,
     run_worker,
     seeds_arg,
+    threads_args,
 )
 
 RECORDS = RESULTS / "cold_start.json"
@@ -118,16 +121,17 @@ def model_spec(dataset: str, model: str, protocol: str):
     return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
 
 
-def worker(dataset: str, model: str, protocol: str, seeds: int) -> list[dict]:
+def worker(
+    dataset: str, model: str, protocol: str, seeds: int, threads: int = DEFAULT_THREADS
+) -> list[dict]:
     import torch
 
     from lmrec.experiment import ExperimentConfig, run_cold_start, save_result
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     args = ["--datasets", dataset, "--models", model, "--protocols", protocol]
-    config = ExperimentConfig(
-        dataset, seeds=seeds, command=command(__file__, *args, "--seeds", str(seeds))
-    )
+    args += ["--seeds", str(seeds), *threads_args(threads)]
+    config = ExperimentConfig(dataset, seeds=seeds, command=command(__file__, *args))
     reference = COLD_REFERENCE if model == "transformer-fusion-cold" else None
     spec = model_spec(dataset, model, protocol)
     result = run_cold_start(config, [spec], protocol, cold_reference=reference)
@@ -140,19 +144,20 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", choices=MODELS, help="default: per protocol")
     parser.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
+    add_threads_arg(parser)
     parser.add_argument("--worker", nargs=3, metavar=("DATASET", "MODEL", "PROTOCOL"))
     args = parser.parse_args()
     if args.worker:
-        emit(worker(*args.worker, args.seeds))
+        emit(worker(*args.worker, args.seeds, args.threads))
         return
 
     for dataset in args.datasets:
         for protocol in args.protocols:
             for model in args.models or PROTOCOL_MODELS[protocol]:
                 start = time.perf_counter()
-                records = run_worker(
-                    __file__, [dataset, model, protocol, "--seeds", str(args.seeds)]
-                )
+                worker_args = [dataset, model, protocol, "--seeds", str(args.seeds)]
+                worker_args += ["--threads", str(args.threads)]
+                records = run_worker(__file__, worker_args)
                 for record in records or []:
                     m = record["metrics"]
                     print(

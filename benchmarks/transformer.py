@@ -71,19 +71,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from workers import (  # noqa: E402
     DEFAULT_SEEDS,
+    DEFAULT_THREADS,
     PER_USER,
     RESULTS,
+    add_threads_arg,
     command,
     emit,
     render,
     run_worker,
     seeds_arg,
     summary,
+    threads_args,
 )
 
 RECORDS = RESULTS / "transformer.json"
-#: torch threads per fit: the machines have 2 cores.
-DEFAULT_THREADS = 2
 DATASETS = ("synthetic", "ml-100k", "ml-latest-small", "beauty", "toys", "instruments", "jd")
 #: Split protocol per data set (default leave-one-out, as the baselines).
 SPLITS = {"jd": "given"}
@@ -271,9 +272,7 @@ def worker(
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in params)}
     variants = variant.split(",")  # fine-tune modes run together (see worker_groups)
     args = ["--datasets", dataset, "--variants", *variants, "--seeds", str(seeds)]
-    # Float sums may differ in their last bits with the thread count, so it is part of
-    # the command that re-creates a record whenever it is not the default.
-    args += ["--threads", str(threads)] if threads != DEFAULT_THREADS else []
+    args += threads_args(threads)
     cmd = command(__file__, *args, *(["--param", *params] if params else []))
     split = SPLITS.get(dataset, "loo")
     config = ExperimentConfig(dataset, split=split, seeds=seeds, command=cmd, run_dir=RUN_DIR)
@@ -333,16 +332,9 @@ def main() -> None:
     parser.add_argument(
         "--save-run", help="also save the last seed's model as a run directory (one data set)"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=DEFAULT_THREADS,
-        help="torch threads per fit (1 lets two benchmark runs share the 2 cores)",
-    )
+    add_threads_arg(parser)
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "VARIANT"))
     args = parser.parse_args()
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.worker:
         emit(worker(*args.worker, args.seeds, args.param, args.save_run, args.threads))
         return

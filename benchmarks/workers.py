@@ -21,6 +21,8 @@ PER_USER = RESULTS / "per_user"
 PREFIX = "RECORDS "
 #: Seeds per seeded model unless ``--seeds`` says otherwise.
 DEFAULT_SEEDS = 3
+#: torch threads per fit unless ``--threads`` says otherwise: the machines have 2 cores.
+DEFAULT_THREADS = 2
 
 
 def seeds_arg(text: str) -> int:
@@ -32,6 +34,29 @@ def seeds_arg(text: str) -> int:
         return check_seeds(int(text))
     except (ValueError, ConfigError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_threads_arg(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: torch threads per fit (1 lets two benchmark runs share the 2 cores)."""
+    parser.add_argument("--threads", type=threads_arg, default=DEFAULT_THREADS)
+
+
+def threads_arg(text: str) -> int:
+    """``--threads`` as argparse type: a whole number >= 1."""
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a whole number >= 1, got {text!r}")
+    return threads
+
+
+def threads_args(threads: int) -> list[str]:
+    """``--threads N`` for a record's command when N is not the default: float sums may
+    differ in their last bits with the thread count, so it is part of what re-creates
+    the record."""
+    return ["--threads", str(threads)] if threads != DEFAULT_THREADS else []
 
 
 def command(script: str, *args: str) -> str:

@@ -64,3 +64,15 @@ def test_every_cold_start_model_and_the_cold_reference_are_valid_specs():
         spec = bench.model_spec(dataset, "transformer-fusion-cold", "cold-item-full")
         assert {"id_dropout", "id_dropout_inputs"} <= set(spec.grid)
         make_model(spec.name, **{**spec.params, **bench.COLD_REFERENCE})
+
+
+def test_threads_option_is_checked_and_recorded_only_when_not_the_default():
+    import argparse
+
+    workers = _script("workers.py")
+    assert workers.threads_arg("1") == 1
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--threads"):
+            workers.threads_arg(bad)
+    assert workers.threads_args(workers.DEFAULT_THREADS) == []
+    assert workers.threads_args(1) == ["--threads", "1"]
