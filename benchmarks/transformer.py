@@ -60,7 +60,6 @@ Each (data set, variant) runs in its own process; records go to
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -269,8 +268,12 @@ def worker(
     from lmrec.experiment import ExperimentConfig, run_experiment, save_result
 
     torch.set_num_threads(threads)
-    overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in params)}
+    from lmrec.models.params import parse_params
+
     variants = variant.split(",")  # fine-tune modes run together (see worker_groups)
+    # typed by the model's defaults, as ``lmrec train --param`` (fusion=add, dropout=0.5)
+    model_type = TASK_VARIANTS.get(variants[0], ("transformer", {}))[0]
+    overrides = parse_params(model_type, params)
     args = ["--datasets", dataset, "--variants", *variants, "--seeds", str(seeds)]
     args += threads_args(threads)
     cmd = command(__file__, *args, *(["--param", *params] if params else []))
@@ -328,7 +331,12 @@ def main() -> None:
         ],
     )
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
-    parser.add_argument("--param", nargs="*", default=[], help="overrides as key=value (JSON)")
+    parser.add_argument(
+        "--param",
+        nargs="*",
+        default=[],
+        help="overrides as key=value, typed as lmrec train --param",
+    )
     parser.add_argument(
         "--save-run", help="also save the last seed's model as a run directory (one data set)"
     )

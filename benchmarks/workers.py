@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -60,8 +61,9 @@ def threads_args(threads: int) -> list[str]:
 
 
 def command(script: str, *args: str) -> str:
-    """The command line that re-creates one record: ``python benchmarks/SCRIPT ARGS``."""
-    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+    """The command line that re-creates one record: ``python benchmarks/SCRIPT ARGS``, each
+    argument quoted for a POSIX shell where it needs it."""
+    return shlex.join(["python", f"benchmarks/{Path(script).name}", *args])
 
 
 def emit(records: list[dict]) -> None:

@@ -76,3 +76,12 @@ def test_threads_option_is_checked_and_recorded_only_when_not_the_default():
             workers.threads_arg(bad)
     assert workers.threads_args(workers.DEFAULT_THREADS) == []
     assert workers.threads_args(1) == ["--threads", "1"]
+
+
+def test_record_command_is_quoted_for_the_shell():
+    import shlex
+
+    workers = _script("workers.py")
+    cmd = workers.command("/abs/benchmarks/transformer.py", "--param", 'fusion="add"', "seed=1")
+    assert cmd.startswith("python benchmarks/transformer.py --param ")
+    assert shlex.split(cmd)[3:] == ['fusion="add"', "seed=1"]
