@@ -330,6 +330,104 @@ def test_text_bias_needs_text_and_id_dropout(world):
         SequenceTransformer(text_bias=True).fit(world)
 
 
+def _text_head_net(weight: float = 1.0):
+    from lmrec.models.transformer import SequenceTransformerNet, TransformerConfig
+
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        n_items=5, dim=8, heads=2, layers=1, max_len=4, fusion="add", text_dim=3,
+        text_bias=True, mask_untrained=True, text_head=weight, dropout=0.0,
+    )  # fmt: skip
+    net = SequenceTransformerNet(config)
+    text = np.eye(5, 3, dtype=np.float32) + 0.5
+    trained = np.array([True, True, True, False, True])  # catalogue item 3 is new
+    net.fusion.set_text(text, trained)
+    net.set_trained(trained)
+    with torch.no_grad():
+        net.out_bias[1:6] = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    return net
+
+
+def test_text_head_scores_new_items_by_text_as_log_probabilities_over_trained_items():
+    """At inference a new item gets the text head's log-probability, h·t + b̂ minus the
+    text head's log-normaliser over the trained items; trained items get the fused
+    head's log-probability over the same items, so their order is the fused order."""
+    net = _text_head_net().eval()
+    items = torch.tensor([[1, 2, 5, 4], [0, 0, 2, 1]])
+    with torch.no_grad():
+        states = net.encode(items)[:, -1]
+        scores = net.logits(states)
+        table = net.item_table()[1:6]
+        fused = states @ table.T + net.out_bias[1:6]
+        t = net.fusion.proj(net.fusion.text)[1:6]
+        text = states @ t.T + net.fusion.text_bias()[1:6]
+    warm = [0, 1, 2, 4]
+    expected_warm = torch.log_softmax(fused[:, warm], dim=-1)
+    assert torch.allclose(scores[:, warm], expected_warm, atol=1e-5)
+    expected_new = text[:, 3] - torch.logsumexp(text[:, warm], dim=-1)
+    assert torch.allclose(scores[:, 3], expected_new, atol=1e-5)
+    assert net.text_only_items().tolist() == [False, False, False, True, False]
+    assert torch.equal(scores[:, warm].argsort(dim=-1), fused[:, warm].argsort(dim=-1))
+
+
+def test_text_head_adds_its_weighted_loss_on_the_same_targets():
+    """Training: L = L_fused + λ·L_text, the text head's softmax without the untrained item
+    (mask_untrained), with or without the logits; the text head's gradient trains the text
+    projection and the text bias map."""
+    items = torch.tensor([[1, 2, 5, 4], [0, 5, 2, 1]])
+    targets = torch.tensor([[2, 5, 1, 5], [0, 2, 1, 5]])
+    nets, losses = {}, {}
+    for weight in (0.0, 0.5):
+        nets[weight] = net = _text_head_net(weight).train()
+        _, with_logits = net(items, targets=targets)
+        _, losses[weight] = net(items, targets=targets, need_logits=False)
+        assert torch.isclose(with_logits, losses[weight], atol=1e-5)
+    net = nets[0.5]
+    states = net.encode(items)[targets != 0]
+    y = targets[targets != 0] - 1
+    t = net.fusion.proj(net.fusion.text)[1:6]
+    text = states @ t.T + net.fusion.text_bias()[1:6] + net.untrained_penalty
+    expected = losses[0.0] + 0.5 * torch.nn.functional.cross_entropy(text, y)
+    assert torch.isclose(losses[0.5], expected, atol=1e-5)
+    losses[0.5].backward()
+    assert float(net.fusion.bias_proj.weight.grad.abs().sum()) > 0
+    losses[0.0].backward()
+    grad = nets[0.0].fusion.bias_proj.weight.grad  # no text head: only the masked new item
+    assert grad is None or float(grad.abs().sum()) == 0
+
+
+def test_text_head_needs_text_bias_fusion_and_the_full_softmax(world):
+    with pytest.raises(ConfigError, match=r"text_head .* needs fusion add, concat or gate"):
+        SequenceTransformer(fusion="add", text_head=1.0).fit(world)
+    with pytest.raises(ConfigError, match="text_head"):
+        SequenceTransformer(text_head=1.0, text_bias=True).fit(world)
+    with pytest.raises(ConfigError, match=r"text_head.*sampled_softmax=0"):
+        SequenceTransformer(fusion="add", text_bias=True, text_head=1.0, sampled_softmax=10).fit(
+            world
+        )
+    with pytest.raises(ConfigError, match=r"compress a model with text_head=0"):
+        SequenceTransformer(fusion="add", text_bias=True, text_head=1.0, quantize="int8").fit(world)
+    with pytest.raises(ConfigError, match="text_head"):
+        SequenceTransformer(fusion="add", text_bias=True, text_head=-1.0).fit(world)
+
+
+def test_a_text_head_model_ranks_new_items_and_saves_and_loads(world, cache_dir, tmp_path):
+    cold = cold_item_split(world, fraction=0.2, seed=0)
+    model = SequenceTransformer(
+        **{**FAST, "epochs": 3}, fusion="add", text_bias=True, text_head=1.0,
+        mask_untrained=True, text_cache_dir=cache_dir,
+    ).fit_split(cold.split, "test")  # fmt: skip
+    users = world.idmap.users[:5]
+    scores = model.score(users)
+    new = model.idmap_.item_index(cold.cold_items)
+    assert np.isfinite(scores).all() and (scores <= 0).all()  # log-probabilities
+    top = np.argsort(-scores, axis=1)[:, :20]
+    assert np.isin(top, new).any()  # new items compete with warm ones
+    model.save(tmp_path / "run")
+    again = load(tmp_path / "run")
+    assert np.allclose(scores, again.score(users), atol=1e-5)
+
+
 def test_a_text_bias_model_saves_and_loads_with_the_same_scores(world, cache_dir, tmp_path):
     split = leave_one_out(world)
     model = SequenceTransformer(

@@ -36,6 +36,15 @@ warm items' popularity, so a cold item is scored ``h · t_i + b̂_i``: how well 
 the user, plus how popular items whose text reads like its own are. Without it a cold item
 gets the mean bias, which the long tail drags far below that of the items users pick.
 
+**Text head** (``text_head`` = λ > 0, TransformerConfig): instead of hiding IDs, a second
+output over the same user states scores every item by its text alone, ``h · t_i + b̂_i``,
+trained next to the fused output on the same targets (L = L_fused + λ·L_text). The warm
+items' vectors keep their IDs at every step. At inference each head is turned into
+log-probabilities over the trained items; a new item takes the text head's, the others the
+fused head's. A new item then competes at the probability its text earns among warm items,
+and the warm items keep the fused head's order: what a new item costs a warm list is only
+the places it wins.
+
 Before any of this, :func:`reduce_text` centres the sentence embeddings and keeps their
 leading principal components: sentence encoders put every text in a narrow cone whose shared
 direction says nothing about the item, and the fused table is recomputed at every training

@@ -31,6 +31,7 @@ from lmrec.data.split import Part, Split
 from lmrec.errors import ConfigError, DataError
 from lmrec.evaluate.calibration import expected_calibration_error, fit_temperature, nll
 from lmrec.models.base import Recommender, check_k
+from lmrec.models.checks import check_float
 from lmrec.models.compress import check_compression, int8_scoring_net, prune_magnitude
 from lmrec.models.configured import Configured
 from lmrec.models.explain import Attribution, gradient_x_input
@@ -158,6 +159,8 @@ class SequenceTransformer(Configured, Recommender):
             raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if not 0 <= self.id_dropout < 1:
             raise ConfigError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        check_float(self, "text_head", low=0.0)
+        text_head = self.text_head > 0
         if self.id_dropout > 0 and self.fusion not in ("add", "concat", "gate"):
             raise ConfigError(
                 f"id_dropout drops ID embeddings in favour of item text: it needs fusion add, "
@@ -179,11 +182,27 @@ class SequenceTransformer(Configured, Recommender):
             )
         if self.text_bias and not (
             self.fusion == "text"
-            or (self.fusion in ("add", "concat", "gate") and self.id_dropout > 0)
+            or (self.fusion in ("add", "concat", "gate") and (self.id_dropout > 0 or text_head))
         ):
             raise ConfigError(
                 "text_bias learns a bias from the text of items seen by their text alone: it "
-                "needs fusion 'text', or fusion add, concat or gate with id_dropout > 0"
+                "needs fusion 'text', or fusion add, concat or gate with id_dropout > 0 or "
+                "text_head > 0"
+            )
+        if text_head and not (self.fusion in ("add", "concat", "gate") and self.text_bias):
+            raise ConfigError(
+                "text_head scores items by their text alone next to the fused item vectors: "
+                f"it needs fusion add, concat or gate (not {self.fusion!r}) and text_bias=True "
+                "(the text head's item biases)"
+            )
+        if text_head and self.sampled_softmax > 0:
+            raise ConfigError(
+                "text_head's log-probabilities need the full softmax; set sampled_softmax=0"
+            )
+        if text_head and (self.quantize is not None or self.prune > 0):
+            raise ConfigError(
+                "quantize and prune build one plain output layer, which has no text head; "
+                "compress a model with text_head=0"
             )
         if self.mask_untrained and self.fusion == "id":
             raise ConfigError(

@@ -83,6 +83,13 @@ class TransformerConfig:
     #: Items seen by their text alone (ID dropout, untrained items) take an output bias
     #: predicted from their text instead of their ID's (fusion.py); needs id_dropout.
     text_bias: bool = False
+    #: Weight λ of the text head (0 = none): a second output over the same states that
+    #: scores every item by its text alone, ``h·t_i + b̂_i``, trained next to the fused one
+    #: (L = L_fused + λ·L_text). At inference an item without training events is scored by
+    #: it, both heads as log-probabilities over the trained items, so a new item competes
+    #: with warm ones at the probability its text earns while the warm items keep the
+    #: fused head's order (fusion.py). Needs fusion add, concat or gate and text_bias.
+    text_head: float = 0.0
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
@@ -477,12 +484,61 @@ class SequenceTransformerNet(nn.Module):
             bias[from_text] = self.fusion.text_bias()[1 : n + 1][from_text]
 
     def logits(self, states: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of every catalogue item for states (..., dim) -> (..., n_items)."""
+        """Scores of every catalogue item for states (..., dim) -> (..., n_items).
+
+        With a text head, at inference: log-probabilities over the trained items, the
+        fused head's for items that have training events and the text head's for those
+        known by their text alone (:meth:`text_only_items`)."""
         if self.output is not None:
             return self.output(states)
         table = self.item_table() if table is None else table
         weight = table[1 : self.config.n_items + 1]  # (N, C)
-        return states @ weight.T + self.output_bias()
+        fused = states @ weight.T + self.output_bias()
+        if self.config.text_head == 0 or self.training:
+            return fused
+        new = self.text_only_items()
+        if not bool(new.any()):
+            return fused
+        text = self.text_head_logits(states)
+        warm = ~new
+        fused = fused - torch.logsumexp(fused[..., warm], dim=-1, keepdim=True)
+        text = text - torch.logsumexp(text[..., warm], dim=-1, keepdim=True)
+        return torch.where(new, text, fused)
+
+    def text_only_table(self) -> torch.Tensor:
+        """Every row's vector from its text alone (n_items + 2, dim): the fusion with every
+        ID part zero, what ID dropout shows for a dropped item (``t`` for ``add``)."""
+        ids = self.item_emb.weight
+        return self.fusion(torch.zeros_like(ids), drop=False)
+
+    def text_only_items(self) -> torch.Tensor:
+        """Catalogue items (n_items,) bool known by their text alone: no training event,
+        some text. The text head scores them at inference."""
+        f, n = self.fusion, self.config.n_items
+        return ((f.id_keep == 0) & (f.has_text > 0))[1 : n + 1]
+
+    def text_head_logits(self, states: torch.Tensor) -> torch.Tensor:
+        """The text head's scores of every catalogue item, ``h·t_i + b̂_i`` (..., n_items)."""
+        weight, bias = self._text_head()
+        return states @ weight.T + bias
+
+    def _text_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The text head's output vectors (n_items, dim) and biases (n_items,); in training
+        with ``mask_untrained``, -inf biases for untrained items (they are not negatives)."""
+        n = self.config.n_items
+        bias = self.fusion.text_bias()[1 : n + 1]
+        if self.training and self.config.mask_untrained:
+            bias = bias + self.untrained_penalty
+        return self.text_only_table()[1 : n + 1], bias
+
+    def _with_text_head_loss(
+        self, loss: torch.Tensor, h: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """``loss + λ·L_text``: the text head's cross-entropy on the same targets."""
+        if self.config.text_head == 0:
+            return loss
+        weight, bias = self._text_head()
+        return loss + self.config.text_head * linear_cross_entropy(h, weight, bias, y)
 
     # ------------------------------------------------------------------- forward
     def forward(
@@ -529,9 +585,10 @@ class SequenceTransformerNet(nn.Module):
             return self._sampled_loss(h, y, table)
         if not need_logits:
             n = self.config.n_items
-            return None, linear_cross_entropy(h, table[1 : n + 1], self.output_bias(), y)
+            loss = linear_cross_entropy(h, table[1 : n + 1], self.output_bias(), y)
+            return None, self._with_text_head_loss(loss, h, y)
         logits = self.logits(h, table)  # (P, N)
-        return logits, F.cross_entropy(logits, y)
+        return logits, self._with_text_head_loss(F.cross_entropy(logits, y), h, y)
 
     def rate(
         self,
