@@ -22,7 +22,11 @@ Protocols (see ``lmrec.evaluate.cold_start``, run by :func:`lmrec.experiment.run
   ranked; lmrec.experiment._tune_cold):
   the best cold Recall@20 among the points within 2% of the warm NDCG@10 of the model
   without the change. In this protocol every grid is chosen that way (warm validation
-  targets alone cannot judge what is for new items). ``transformer-fusion-iddrop`` is the
+  targets alone cannot judge what is for new items). ``transformer-fusion-texthead`` keeps
+  every ID and adds a text head (``text_head=1``: a second output scoring items by their
+  text alone; new items take its log-probability over the trained items, warm items the
+  fused head's), its ``text_head_offset`` on new items (-0.5, -0.25, 0) chosen the same
+  way, against the same reference. ``transformer-fusion-iddrop`` is the
   earliest attempt (ID dropout 0.3 alone, fusion chosen on validation). Target: cold
   Recall@20 at least 3× the content baseline's on ml-100k, above it on Beauty and Toys,
   warm NDCG@10 within 2% of ``transformer-fusion``.
@@ -72,6 +76,7 @@ MODELS = (
     "transformer-fusion-cold-0.1",
     "transformer-fusion-cold-0.3",
     "transformer-fusion-cold",
+    "transformer-fusion-texthead",
 )
 #: What the cold-item-full variants change over ``transformer-fusion`` (fusion add).
 COLD_CHANGE = {"mask_untrained": True, "text_bias": True}
@@ -82,24 +87,38 @@ COLD_VARIANTS = {
         for rate in (0.1, 0.3)
     },
     "transformer-fusion-cold": COLD_CHANGE,
+    # no ID dropout: a text head scores new items (TransformerConfig.text_head)
+    "transformer-fusion-texthead": {**COLD_CHANGE, "text_head": 1.0},
 }
 #: ``transformer-fusion-cold``: the ID dropout rate and side chosen on the nested protocol
 #: (lmrec.experiment._tune_cold: best cold Recall@20 of the pseudo-new items within 2% of
 #: the reference's warm NDCG@10).
 COLD_GRID = {"id_dropout": [0.1, 0.3, 0.5], "id_dropout_inputs": [True, False]}
+#: ``transformer-fusion-texthead``: the offset on new items' log-probabilities, chosen the
+#: same way (0: as the heads say; below 0, fewer new items in warm users' lists).
+TEXT_HEAD_GRID = {"text_head_offset": [-0.5, -0.25, 0.0]}
+#: The grid each cold-item-full variant chooses from on the nested protocol.
+COLD_GRIDS = {"transformer-fusion-cold": COLD_GRID, "transformer-fusion-texthead": TEXT_HEAD_GRID}
 #: The model without the change, fitted in that tuning only to set the warm bar.
 COLD_REFERENCE = {
     "id_dropout": 0.0,
     "id_dropout_inputs": True,
     "mask_untrained": False,
     "text_bias": False,
+    "text_head": 0.0,
+    "text_head_offset": 0.0,
 }
 PROTOCOLS = ("cold-item", "cold-user", "cold-item-full")
 #: The models each protocol runs unless --models says otherwise.
 PROTOCOL_MODELS = {
     "cold-item": MODELS[:5],
     "cold-user": MODELS[:5],
-    "cold-item-full": ("content", "transformer-fusion", "transformer-fusion-cold"),
+    "cold-item-full": (
+        "content",
+        "transformer-fusion",
+        "transformer-fusion-cold",
+        "transformer-fusion-texthead",
+    ),
 }
 
 
@@ -113,7 +132,7 @@ def model_spec(dataset: str, model: str, protocol: str):
         # one fusion for the model and its change, so warm NDCG compares like with like
         overrides = {"fusion": "add", **COLD_VARIANTS.get(model, {})}
         spec = variant_spec(dataset, "transformer-fusion", overrides)
-        grid = {**spec.grid, **(COLD_GRID if model == "transformer-fusion-cold" else {})}
+        grid = {**spec.grid, **COLD_GRIDS.get(model, {})}
         return ModelSpec(spec.name, params=spec.params, grid=grid, label=model)
     if model in COLD_VARIANTS:
         raise SystemExit(f"{model} runs in the cold-item-full protocol only")
@@ -132,7 +151,7 @@ def worker(
     args = ["--datasets", dataset, "--models", model, "--protocols", protocol]
     args += ["--seeds", str(seeds), *threads_args(threads)]
     config = ExperimentConfig(dataset, seeds=seeds, command=command(__file__, *args))
-    reference = COLD_REFERENCE if model == "transformer-fusion-cold" else None
+    reference = COLD_REFERENCE if model in COLD_GRIDS else None
     spec = model_spec(dataset, model, protocol)
     result = run_cold_start(config, [spec], protocol, cold_reference=reference)
     return save_result(result, RECORDS, PER_USER)

@@ -61,9 +61,10 @@ def test_every_cold_start_model_and_the_cold_reference_are_valid_specs():
         for protocol, models in bench.PROTOCOL_MODELS.items():
             for model in models:
                 _check(bench.model_spec(dataset, model, protocol))
-        spec = bench.model_spec(dataset, "transformer-fusion-cold", "cold-item-full")
-        assert {"id_dropout", "id_dropout_inputs"} <= set(spec.grid)
-        make_model(spec.name, **{**spec.params, **bench.COLD_REFERENCE})
+        for model, grid in bench.COLD_GRIDS.items():
+            spec = bench.model_spec(dataset, model, "cold-item-full")
+            assert set(grid) <= set(spec.grid)
+            make_model(spec.name, **{**spec.params, **bench.COLD_REFERENCE})
 
 
 def test_threads_option_is_checked_and_recorded_only_when_not_the_default():

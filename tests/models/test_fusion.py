@@ -368,6 +368,11 @@ def test_text_head_scores_new_items_by_text_as_log_probabilities_over_trained_it
     assert torch.allclose(scores[:, 3], expected_new, atol=1e-5)
     assert net.text_only_items().tolist() == [False, False, False, True, False]
     assert torch.equal(scores[:, warm].argsort(dim=-1), fused[:, warm].argsort(dim=-1))
+    net.config = net.config.__class__(**{**net.config.to_dict(), "text_head_offset": -1.5})
+    with torch.no_grad():
+        shifted = net.logits(states)
+    assert torch.allclose(shifted[:, 3], expected_new - 1.5, atol=1e-5)
+    assert torch.equal(shifted[:, warm], scores[:, warm])
 
 
 def test_text_head_adds_its_weighted_loss_on_the_same_targets():
@@ -409,6 +414,8 @@ def test_text_head_needs_text_bias_fusion_and_the_full_softmax(world):
         SequenceTransformer(fusion="add", text_bias=True, text_head=1.0, quantize="int8").fit(world)
     with pytest.raises(ConfigError, match="text_head"):
         SequenceTransformer(fusion="add", text_bias=True, text_head=-1.0).fit(world)
+    with pytest.raises(ConfigError, match="text_head_offset"):
+        SequenceTransformer(text_head_offset=float("nan")).fit(world)
 
 
 def test_a_text_head_model_ranks_new_items_and_saves_and_loads(world, cache_dir, tmp_path):

@@ -160,6 +160,7 @@ class SequenceTransformer(Configured, Recommender):
         if not 0 <= self.id_dropout < 1:
             raise ConfigError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
         check_float(self, "text_head", low=0.0)
+        check_float(self, "text_head_offset")
         text_head = self.text_head > 0
         if self.id_dropout > 0 and self.fusion not in ("add", "concat", "gate"):
             raise ConfigError(

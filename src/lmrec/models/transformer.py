@@ -90,6 +90,10 @@ class TransformerConfig:
     #: with warm ones at the probability its text earns while the warm items keep the
     #: fused head's order (fusion.py). Needs fusion add, concat or gate and text_bias.
     text_head: float = 0.0
+    #: Added to the new items' text-head log-probabilities at inference: 0 = as the heads
+    #: say, below 0 shows new items less often (warm lists change less), above 0 more (a
+    #: new-item boost). The knob that trades new items' exposure against warm accuracy.
+    text_head_offset: float = 0.0
     rating_head: bool = False  # rating tokens in the input and a rating-regression head
     behaviour_head: bool = False  # a query token scoring "will the user do it to this item?"
     rating_tokens: bool = False  # rating tokens in the input without the rating head
@@ -503,7 +507,7 @@ class SequenceTransformerNet(nn.Module):
         warm = ~new
         fused = fused - torch.logsumexp(fused[..., warm], dim=-1, keepdim=True)
         text = text - torch.logsumexp(text[..., warm], dim=-1, keepdim=True)
-        return torch.where(new, text, fused)
+        return torch.where(new, text + self.config.text_head_offset, fused)
 
     def text_only_table(self) -> torch.Tensor:
         """Every row's vector from its text alone (n_items + 2, dim): the fusion with every
