@@ -87,3 +87,31 @@ def test_reranking_100_candidates_to_10_is_fast_enough_to_serve():
         mmr(relevance, vectors, 10, 0.5)
         calibrated(relevance, cats, np.full(20, 0.05), 10, 0.5)
     assert time.perf_counter() - start < 20.0
+
+
+def test_calibrated_greedy_follows_steck_objective_step_by_step():
+    """Each pick maximises (1 - d)·Σ rel - d·KL(p || (1 - α)·q(list) + α·p), computed here
+    over every category from the definition (the method keeps only the user's categories)."""
+    from lmrec.evaluate.diversity import CALIBRATION_ALPHA as alpha
+    from lmrec.rerank.methods import scaled
+
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        n, c, k, d = 30, 6, 8, 0.4
+        cats = rng.dirichlet(np.ones(c) * 0.3, size=n)
+        target = np.zeros(c)
+        target[:4] = rng.dirichlet(np.ones(4))  # two categories the user never had
+        rel = scaled(rng.normal(size=n))
+        chosen: list[int] = []
+        for _step in range(k):
+            best, best_value = -1, -np.inf
+            for i in set(range(n)) - set(chosen):
+                q = cats[[*chosen, i]].mean(axis=0)
+                mixed = (1 - alpha) * q + alpha * target
+                kl = sum(p * np.log(p / m) for p, m in zip(target, mixed, strict=True) if p > 0)
+                value = (1 - d) * rel[[*chosen, i]].sum() - d * kl
+                if value > best_value:
+                    best, best_value = i, value
+            chosen.append(best)
+        got = calibrated(rel, cats, target, k, d)
+        assert got.tolist() == chosen

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lmrec.errors import ModelFileError, UnknownIdError
 
 
 def _as_str_array(ids: Iterable[object]) -> np.ndarray:
+    if isinstance(ids, pd.Series | pd.Index):  # a data frame's column: convert in bulk
+        return ids.astype(str).to_numpy(dtype=object)
     return np.asarray([str(i) for i in ids], dtype=object)
 
 
@@ -32,6 +35,9 @@ class IdMap:
     items: np.ndarray
     _user_pos: dict[str, int] = field(init=False, repr=False, compare=False)
     _item_pos: dict[str, int] = field(init=False, repr=False, compare=False)
+    #: Hash indexes for bulk lookups (a column of 100k ids in milliseconds, not seconds).
+    _user_lookup: pd.Index = field(init=False, repr=False, compare=False)
+    _item_lookup: pd.Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         users = _as_str_array(self.users)
@@ -44,6 +50,8 @@ class IdMap:
             raise ValueError("IdMap users contain duplicates")
         if len(self._item_pos) != len(items):
             raise ValueError("IdMap items contain duplicates")
+        object.__setattr__(self, "_user_lookup", pd.Index(users, dtype=object))
+        object.__setattr__(self, "_item_lookup", pd.Index(items, dtype=object))
 
     @property
     def n_users(self) -> int:
@@ -71,11 +79,11 @@ class IdMap:
 
     def user_index(self, user_ids: Iterable[object]) -> np.ndarray:
         """Indices of external user ids; raises :class:`UnknownIdError` naming the first unknown."""
-        return self._lookup(self._user_pos, user_ids, "user")
+        return self._lookup(self._user_lookup, user_ids, "user")
 
     def item_index(self, item_ids: Iterable[object]) -> np.ndarray:
         """Indices of external item ids; raises :class:`UnknownIdError` naming the first unknown."""
-        return self._lookup(self._item_pos, item_ids, "item")
+        return self._lookup(self._item_lookup, item_ids, "item")
 
     def user_ids(self, index: np.ndarray) -> np.ndarray:
         return self.users[np.asarray(index, dtype=np.int64)]
@@ -84,19 +92,16 @@ class IdMap:
         return self.items[np.asarray(index, dtype=np.int64)]
 
     @staticmethod
-    def _lookup(pos: dict[str, int], ids: Iterable[object], what: str) -> np.ndarray:
-        values = list(ids)
-        out = np.empty(len(values), dtype=np.int64)
-        for j, raw in enumerate(values):
-            key = str(raw)
-            try:
-                out[j] = pos[key]
-            except KeyError:
-                raise UnknownIdError(
-                    f"{what} id {key!r} is not known (the data has {len(pos)} {what}s); "
-                    f"check the id or retrain with data that contains it"
-                ) from None
-        return out
+    def _lookup(index: pd.Index, ids: Iterable[object], what: str) -> np.ndarray:
+        keys = _as_str_array(ids)
+        out = index.get_indexer(keys) if len(keys) else np.empty(0, dtype=np.int64)
+        missing = np.flatnonzero(out < 0)
+        if len(missing):
+            raise UnknownIdError(
+                f"{what} id {keys[missing[0]]!r} is not known (the data has {len(index)} "
+                f"{what}s); check the id or retrain with data that contains it"
+            )
+        return out.astype(np.int64, copy=False)
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
@@ -109,15 +110,19 @@ class Reranked:
             else None
         )
         out = np.empty((len(users), self.list_size), dtype=np.int64)
-        for row in range(len(users)):
-            ok = np.isfinite(cand_scores[row])  # fewer unseen items than candidates
-            items, rel = cand[row][ok], cand_scores[row][ok]
-            size = min(self.list_size, len(items))
-            if size < self.list_size:
-                out[row] = -1
-            if size == 0:
-                continue
-            out[row, :size] = items[self._pick(items, rel, size, targets, row)]
+        # One BLAS thread: a user's products are 100 × 100, where waking threads costs more
+        # than they save (2 ms instead of 0.4 ms per MMR list on a busy 2-core machine), and
+        # a service re-ranks several requests at once anyway.
+        with threadpool_limits(1, "blas"):
+            for row in range(len(users)):
+                ok = np.isfinite(cand_scores[row])  # fewer unseen items than candidates
+                items, rel = cand[row][ok], cand_scores[row][ok]
+                size = min(self.list_size, len(items))
+                if size < self.list_size:
+                    out[row] = -1
+                if size == 0:
+                    continue
+                out[row, :size] = items[self._pick(items, rel, size, targets, row)]
         return out
 
     def _pick(

@@ -143,18 +143,19 @@ def calibrated(
     rel = scaled(relevance)
     if d == 0.0 or not np.any(target):
         return np.argsort(-rel, kind="stable")[:k]
-    used = np.flatnonzero(categories.any(axis=0) | (target > 0))
+    # KL(p || q̃) = Σ p·log p − Σ p·log q̃ runs over the user's categories only (p > 0)
+    used = np.flatnonzero(target > 0)
     w = np.asarray(categories[:, used], dtype=np.float64)
     p = np.asarray(target[used], dtype=np.float64)
+    entropy_term = float(p @ np.log(p))
     mass = np.zeros(len(used))
     total_rel = 0.0
     available = np.ones(len(rel), dtype=bool)
     chosen: list[int] = []
     for t in range(k):
-        q = (mass[None, :] + w) / (t + 1)  # (n, C): the list's mix with each candidate added
-        mixed = (1 - alpha) * q + alpha * p[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = np.where(p > 0, p * np.log(p / mixed), 0.0).sum(axis=1)
+        # (n, C): the list's mix with each candidate added, mixed with p
+        mixed = ((1 - alpha) / (t + 1)) * (mass[None, :] + w) + alpha * p[None, :]
+        kl = entropy_term - np.log(mixed) @ p
         objective = (1 - d) * (total_rel + rel) - d * kl
         objective[~available] = -np.inf
         j = int(np.argmax(objective))
