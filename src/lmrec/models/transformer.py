@@ -312,14 +312,19 @@ class SequenceTransformerNet(nn.Module):
         catalogue was a quarter of the time of serving one request."""
         if self.fusion is None:
             return self.item_emb.weight
+        return self._fused_table("_table_cache", self.item_emb.weight, drop=True)
+
+    def _fused_table(self, cache: str, ids: torch.Tensor, drop: bool) -> torch.Tensor:
+        """``self.fusion(ids, drop)``; at inference kept under ``cache`` until a weight it
+        depends on changes."""
         if self.training or torch.is_grad_enabled():
-            return self.fusion(self.item_emb.weight)
+            return self.fusion(ids, drop=drop)
         tensors = [self.item_emb.weight, *self.fusion.parameters(), *self.fusion.buffers()]
         key = tuple((id(t), t._version) for t in tensors)
-        cached = self.__dict__.get("_table_cache")
+        cached = self.__dict__.get(cache)
         if cached is None or cached[0] != key:
-            cached = (key, self.fusion(self.item_emb.weight))
-            self.__dict__["_table_cache"] = cached
+            cached = (key, self.fusion(ids, drop=drop))
+            self.__dict__[cache] = cached
         return cached[1]
 
     def input_table(self) -> torch.Tensor | None:
@@ -512,8 +517,8 @@ class SequenceTransformerNet(nn.Module):
     def text_only_table(self) -> torch.Tensor:
         """Every row's vector from its text alone (n_items + 2, dim): the fusion with every
         ID part zero, what ID dropout shows for a dropped item (``t`` for ``add``)."""
-        ids = self.item_emb.weight
-        return self.fusion(torch.zeros_like(ids), drop=False)
+        zeros = torch.zeros_like(self.item_emb.weight)
+        return self._fused_table("_text_table_cache", zeros, drop=False)
 
     def text_only_items(self) -> torch.Tensor:
         """Catalogue items (n_items,) bool known by their text alone: no training event,
