@@ -147,7 +147,7 @@ def calibrated(
     used = np.flatnonzero(target > 0)
     w = np.asarray(categories[:, used], dtype=np.float64)
     p = np.asarray(target[used], dtype=np.float64)
-    entropy_term = float(p @ np.log(p))
+    neg_entropy = float(p @ np.log(p))  # Σ p·log p: the same for every candidate
     mass = np.zeros(len(used))
     total_rel = 0.0
     available = np.ones(len(rel), dtype=bool)
@@ -155,7 +155,7 @@ def calibrated(
     for t in range(k):
         # (n, C): the list's mix with each candidate added, mixed with p
         mixed = ((1 - alpha) / (t + 1)) * (mass[None, :] + w) + alpha * p[None, :]
-        kl = entropy_term - np.log(mixed) @ p
+        kl = neg_entropy - np.log(mixed) @ p
         objective = (1 - d) * (total_rel + rel) - d * kl
         objective[~available] = -np.inf
         j = int(np.argmax(objective))
