@@ -191,8 +191,13 @@ class TextFusion(nn.Module):
         if self.bias_proj is None:
             return id_bias
         keep = self.step_keep if self.training and self.step_keep is not None else self.id_keep
-        text_only = (keep == 0) & (self.has_text > 0)
-        return torch.where(text_only, self.text_bias(), id_bias)
+        return torch.where(self.text_only(keep), self.text_bias(), id_bias)
+
+    def text_only(self, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows (n_rows,) bool seen by their text alone: no ID part under ``keep`` (by
+        default the trained items' mask, so: never trained) and some text."""
+        keep = self.id_keep if keep is None else keep
+        return (keep == 0) & (self.has_text > 0)
 
 
 __all__ = ["FUSIONS", "TextBasis", "TextFusion", "fit_text_basis", "reduce_text"]

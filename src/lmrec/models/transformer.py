@@ -523,8 +523,7 @@ class SequenceTransformerNet(nn.Module):
     def text_only_items(self) -> torch.Tensor:
         """Catalogue items (n_items,) bool known by their text alone: no training event,
         some text. The text head scores them at inference."""
-        f, n = self.fusion, self.config.n_items
-        return ((f.id_keep == 0) & (f.has_text > 0))[1 : n + 1]
+        return self.fusion.text_only()[1 : self.config.n_items + 1]
 
     def text_head_logits(self, states: torch.Tensor) -> torch.Tensor:
         """The text head's scores of every catalogue item, ``h·t_i + b̂_i`` (..., n_items)."""
