@@ -19,6 +19,10 @@ For each (data set, base model) :func:`lmrec.rerank.experiment.run_reranking`:
 predicted mix)), its own lists and its calibrated re-ranking; BENCHMARKS.md compares it with
 re-ranking the plain Transformer at equal validation NDCG@10.
 
+``random``: seeded random lists (lmrec.models.random_baseline), the reference each
+list metric is read against: a re-ranking whose ILD@10 passes random lists' buys that
+diversity with relevance alone.
+
 Item space (similarity for MMR/DPP and ILD): ml-100k uses text embeddings of each movie's
 title and genres (bundled all-MiniLM-L6-v2); Beauty's only item text is its attribute ids,
 so it uses category (attribute) vectors. Calibration uses categories everywhere.
@@ -50,11 +54,15 @@ from workers import (  # noqa: E402
 
 RECORDS = RESULTS / "diversity.json"
 DATASETS = ("ml-100k", "beauty")
-MODELS = ("transformer", "ease", "transformer-mtl")
+MODELS = ("transformer", "ease", "transformer-mtl", "random")
 #: λ of the diversity-aware task (lmrec.train.objectives.CategoryMix) for transformer-mtl:
 #: one setting, not tuned (each fit takes minutes); compared with re-ranking at equal NDCG.
 MTL_WEIGHT = 1.0
 METHODS = ("mmr", "dpp", "calibrated", "multi-interest")
+#: Re-rankings per base model when not all of METHODS: the multi-task model's own
+#: calibration is compared with calibrated re-ranking; random lists are the reference
+#: (what a list with no preference scores on every metric), not re-ranked.
+BASE_METHODS: dict[str, tuple[str, ...]] = {"transformer-mtl": ("calibrated",), "random": ()}
 #: Item space per data set (see the module docstring).
 SPACES = {"ml-100k": "text", "beauty": "categories"}
 #: The baselines' EASE grid (benchmarks/baselines.py), chosen on validation here too.
@@ -66,6 +74,8 @@ def base_spec(dataset: str, model: str):
 
     if model == "ease":
         return ModelSpec("ease", grid=EASE_GRID)
+    if model == "random":
+        return ModelSpec("random")
     from transformer import variant_spec
 
     spec = variant_spec(dataset, "transformer")
@@ -87,7 +97,7 @@ def worker(dataset: str, model: str, seeds: int) -> list[dict]:
     result = run_reranking(
         config,
         base_spec(dataset, model),
-        ("calibrated",) if model == "transformer-mtl" else METHODS,
+        BASE_METHODS.get(model, METHODS),
         space=SPACES[dataset],
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )

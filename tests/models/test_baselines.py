@@ -27,6 +27,7 @@ from lmrec.models import (
     SVD,
     ItemKNN,
     MostPopular,
+    RandomRanking,
     Recommender,
     SVDpp,
     make_model,
@@ -36,6 +37,7 @@ from lmrec.models.ratings import rated_interactions
 #: Small, fast parameters for the tiny data.
 PARAMS: dict[str, dict[str, Any]] = {
     "popular": {},
+    "random": {},
     "itemknn": {"k": 5},
     "ease": {"l2": 10.0},
     "als": {"factors": 8, "iterations": 3},
@@ -46,6 +48,7 @@ PARAMS: dict[str, dict[str, Any]] = {
 
 #: Parameter sets each baseline must refuse with a ConfigError naming the parameter.
 BAD_PARAMS: dict[str, list[dict[str, Any]]] = {
+    "random": [{"seed": -1}, {"seed": 0.5}, {"seed": True}],
     "itemknn": [{"k": 0}, {"k": 2.5}, {"shrink": -1.0}],
     "ease": [{"l2": 0.0}, {"l2": "big"}, {"max_items": 0}],
     "als": [{"factors": 0}, {"alpha": 0.0}, {"matrix": "rating"}, {"iterations": True}],
@@ -72,6 +75,28 @@ def test_bad_params_raise_config_error(tiny: Dataset, name: str, bad: dict[str, 
 def test_popular_has_no_parameters() -> None:
     with pytest.raises(ConfigError, match=r"'k'.*none"):
         make_model("popular", k=10)
+
+
+def test_random_is_a_fixed_shuffle_per_seed_and_user(tiny: Dataset) -> None:
+    model = fit("random", tiny)
+    users = list(tiny.idmap.users[:4])
+    scores = model.score(users)
+    assert ((scores >= 0) & (scores < 1)).all()
+    assert len({tuple(np.argsort(row)) for row in scores}) == len(users)  # users differ
+    np.testing.assert_array_equal(model.score(users[::-1]), scores[::-1])  # order-free
+    np.testing.assert_array_equal(fit("random", tiny).score(users), scores)
+    assert not np.array_equal(fit("random", tiny, seed=1).score(users), scores)
+
+
+def test_random_ranks_every_item_alike(tiny: Dataset) -> None:
+    """Over many seeds each item's mean rank is the middle of the catalogue."""
+    user = tiny.idmap.users[0]
+    ranks = np.stack(
+        [np.argsort(np.argsort(-fit("random", tiny, seed=s).score([user])[0])) for s in range(400)]
+    )
+    middle = (tiny.n_items - 1) / 2
+    spread = tiny.n_items / np.sqrt(12 * 400)  # standard error of a uniform rank's mean
+    assert np.abs(ranks.mean(axis=0) - middle).max() < 5 * spread
 
 
 def test_popularity_counts_distinct_users(tiny: Dataset) -> None:
@@ -233,6 +258,7 @@ def test_svdpp_user_term(tiny: Dataset) -> None:
 # ---------------------------------------------------------------------- registry
 BASELINES: dict[str, type[Recommender]] = {
     "popular": MostPopular,
+    "random": RandomRanking,
     "itemknn": ItemKNN,
     "ease": EASE,
     "als": ALS,
@@ -252,7 +278,9 @@ def test_registry_holds_every_baseline() -> None:
 
 
 def test_make_model_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"'knn'.*popular, itemknn, ease, als, bpr, svd, svdpp"):
+    with pytest.raises(
+        ConfigError, match=r"'knn'.*popular, random, itemknn, ease, als, bpr, svd, svdpp"
+    ):
         make_model("knn")
 
 

@@ -51,7 +51,7 @@ def test_grouped_params_per_model():
 
 
 def test_registry_lists_names_and_resolves_classes_on_use():
-    assert model_names()[:3] == ["popular", "itemknn", "ease"]
+    assert model_names()[:3] == ["popular", "random", "itemknn"]
     assert list(MODEL_TYPES) == model_names()
     assert model_class("ease").model_type == "ease"
     with pytest.raises(ConfigError, match="known models: popular"):

@@ -31,6 +31,7 @@ _LAZY = {
     "EASE": "lmrec.models.neighbours",
     "ItemKNN": "lmrec.models.neighbours",
     "MostPopular": "lmrec.models.popular",
+    "RandomRanking": "lmrec.models.random_baseline",
     "SVD": "lmrec.models.ratings",
     "SVDpp": "lmrec.models.ratings",
 }
@@ -51,6 +52,7 @@ __all__ = [
     "SVD",
     "ItemKNN",
     "MostPopular",
+    "RandomRanking",
     "Recommender",
     "RepeatBaseline",
     "SVDpp",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 #: Every loadable model type, as ``"module:Class"``. Add a line here when you add a model.
 _CLASS_PATHS: dict[str, str] = {
     "popular": "lmrec.models.popular:MostPopular",
+    "random": "lmrec.models.random_baseline:RandomRanking",
     "itemknn": "lmrec.models.neighbours:ItemKNN",
     "ease": "lmrec.models.neighbours:EASE",
     "als": "lmrec.models.factorization:ALS",
