@@ -42,14 +42,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from workers import (  # noqa: E402
     DEFAULT_SEEDS,
+    DEFAULT_THREADS,
     PER_USER,
     RESULTS,
+    add_threads_arg,
     command,
     emit,
     render,
     run_worker,
     seeds_arg,
     summary,
+    threads_args,
 )
 
 RECORDS = RESULTS / "diversity.json"
@@ -85,14 +88,18 @@ def base_spec(dataset: str, model: str):
     return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
 
 
-def worker(dataset: str, model: str, seeds: int) -> list[dict]:
+def worker(dataset: str, model: str, seeds: int, threads: int = DEFAULT_THREADS) -> list[dict]:
     import torch
 
     from lmrec.experiment import ExperimentConfig, save_result
     from lmrec.rerank.experiment import run_reranking
 
-    torch.set_num_threads(2)
-    cmd = command(__file__, "--datasets", dataset, "--models", model, "--seeds", str(seeds))
+    torch.set_num_threads(threads)
+    cmd = command(
+        __file__,
+        *("--datasets", dataset, "--models", model, "--seeds", str(seeds)),
+        *threads_args(threads),
+    )
     config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd)
     result = run_reranking(
         config,
@@ -110,15 +117,24 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
+    add_threads_arg(parser)
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "MODEL"))
     args = parser.parse_args()
     if args.worker:
-        emit(worker(*args.worker, args.seeds))
+        emit(worker(*args.worker, args.seeds, args.threads))
         return
     for dataset in args.datasets:
         for model in args.models:
             start = time.perf_counter()
-            records = run_worker(__file__, [dataset, model, "--seeds", str(args.seeds)])
+            worker_args = [
+                dataset,
+                model,
+                "--seeds",
+                str(args.seeds),
+                "--threads",
+                str(args.threads),
+            ]
+            records = run_worker(__file__, worker_args)
             for record in records or []:
                 print(
                     f"{dataset:>8} {record['model']:>28} {time.perf_counter() - start:7.1f}s "
