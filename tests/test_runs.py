@@ -71,7 +71,12 @@ def test_path_params_are_stored_relative_to_the_run_dir(tmp_path, saved):
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [(None, "no run.json"), ("{not json", "not valid JSON"), ('{"data": "x"}', "lacks")],
+    [
+        (None, "no run.json"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object, got list"),
+        ('{"data": "x"}', "lacks"),
+    ],
 )
 def test_bad_run_dirs_are_clear_errors(tmp_path, content, needle):
     (tmp_path / "config.json").write_text("{}")

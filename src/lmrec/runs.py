@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmrec.errors import ConfigError, DataError, ModelFileError
+from lmrec.jsonfile import read_json_object
 
 if TYPE_CHECKING:
     from lmrec.data.schema import Dataset
@@ -327,12 +328,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
         raise ModelFileError(
             f"{run_dir}: no {RUN_FILE}; point at a directory written by `lmrec train --out`"
         )
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    raw = read_json_object(path)
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
         raise ModelFileError(f"{path}: lacks {missing}; train the model again")

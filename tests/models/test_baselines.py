@@ -291,6 +291,10 @@ def test_load_unknown_model_type(tiny: Dataset, tmp_path: Path) -> None:
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelFileError, match=r"'gpt5'.*known types"):
         lmrec.models.load(path)
+    for text, needle in (("[]", "expected a JSON object, got list"), ("{", "not valid JSON")):
+        (path / "config.json").write_text(text)
+        with pytest.raises(ModelFileError, match=rf"config\.json: {needle}"):
+            lmrec.models.load(path)
     shutil.rmtree(path)
     with pytest.raises(ModelFileError, match=r"no config\.json"):
         lmrec.models.load(path)

@@ -9,13 +9,13 @@ listing the names (``lmrec --help``, error messages) imports no model code and n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmrec.errors import ConfigError, ModelFileError
+from lmrec.jsonfile import read_json_object
 
 if TYPE_CHECKING:
     from lmrec.models.base import Recommender
@@ -115,11 +115,8 @@ def load(path: str | Path) -> Recommender:
         raise ModelFileError(
             f"{root}: no config.json; is this a directory written by model.save()?"
         )
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{config_path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or "model_type" not in config:
+    config = read_json_object(config_path)
+    if "model_type" not in config:
         raise ModelFileError(f"{config_path}: has no 'model_type'")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
