@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +32,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "baselines.json"
@@ -98,17 +95,13 @@ def main() -> None:
     tasks = [("ranking", d, m) for d in RANKING_DATASETS for m in RANKING_MODELS]
     tasks += [("rating", d, m) for d in RATING_DATASETS for m in RATING_MODELS]
     tasks = [t for t in tasks if t[2] in models and (not args.datasets or t[1] in args.datasets)]
-    for task, dataset, model in tasks:
-        start = time.perf_counter()
-        records = run_worker(__file__, [task, dataset, model, "--seeds", str(args.seeds)])
-        for record in records or []:
-            print(
-                f"{dataset:>16} {model:>8} {record['protocol']:>12} "
-                f"{time.perf_counter() - start:6.1f}s seeds={len(record.get('seeds', [0]))} "
-                + summary(record, ("ndcg@10", "recall@10", "rmse", "mae")),
-                flush=True,
-            )
-    render()
+    run_cases(
+        __file__,
+        tasks,
+        ["--seeds", str(args.seeds)],
+        ("ndcg@10", "recall@10", "rmse", "mae"),
+        also=lambda record: f"seeds={len(record.get('seeds', [0]))}",
+    )
 
 
 if __name__ == "__main__":

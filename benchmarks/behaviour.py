@@ -40,8 +40,8 @@ lightgbm``. Records go to ``benchmarks/results/behaviour.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +52,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "behaviour.json"
@@ -170,19 +168,12 @@ def main() -> None:
     if args.worker:
         emit(worker(*args.worker, args.seeds, not args.no_plot))
         return
-    for dataset in args.datasets:
-        for model in args.models:
-            start = time.perf_counter()
-            extra = ["--no-plot"] if args.no_plot else []
-            records = run_worker(__file__, [dataset, model, "--seeds", str(args.seeds), *extra])
-            for record in records or []:
-                print(
-                    f"{dataset:>8} {model:>32} {record['protocol']:>16} "
-                    f"{time.perf_counter() - start:7.1f}s "
-                    + summary(record, ("auc", "gauc", "logloss", "ece", "ndcg@10")),
-                    flush=True,
-                )
-    render()
+    run_cases(
+        __file__,
+        itertools.product(args.datasets, args.models),
+        ["--seeds", str(args.seeds), *(["--no-plot"] if args.no_plot else [])],
+        ("auc", "gauc", "logloss", "ece", "ndcg@10"),
+    )
 
 
 if __name__ == "__main__":

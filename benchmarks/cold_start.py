@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +57,7 @@ from workers import (  # noqa: E402
     add_threads_arg,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
     threads_args,
 )
@@ -170,22 +168,14 @@ def main() -> None:
         emit(worker(*args.worker, args.seeds, args.threads))
         return
 
-    for dataset in args.datasets:
-        for protocol in args.protocols:
-            for model in args.models or PROTOCOL_MODELS[protocol]:
-                start = time.perf_counter()
-                worker_args = [dataset, model, protocol, "--seeds", str(args.seeds)]
-                worker_args += ["--threads", str(args.threads)]
-                records = run_worker(__file__, worker_args)
-                for record in records or []:
-                    m = record["metrics"]
-                    print(
-                        f"{dataset:>12} {protocol:>9} {model:>22} "
-                        f"{time.perf_counter() - start:7.1f}s recall@20={m['recall@20']:.4f} "
-                        f"ndcg@10={m['ndcg@10']:.4f}",
-                        flush=True,
-                    )
-    render()
+    cases = [
+        (dataset, model, protocol)
+        for dataset in args.datasets
+        for protocol in args.protocols
+        for model in args.models or PROTOCOL_MODELS[protocol]
+    ]
+    extra = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
+    run_cases(__file__, cases, extra, ("recall@20", "ndcg@10", "warm_ndcg@10"))
 
 
 if __name__ == "__main__":

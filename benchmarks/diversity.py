@@ -34,8 +34,8 @@ Records go to ``benchmarks/results/diversity.json``; BENCHMARKS.md gets its own 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +48,8 @@ from workers import (  # noqa: E402
     add_threads_arg,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
     threads_args,
 )
 
@@ -123,25 +121,12 @@ def main() -> None:
     if args.worker:
         emit(worker(*args.worker, args.seeds, args.threads))
         return
-    for dataset in args.datasets:
-        for model in args.models:
-            start = time.perf_counter()
-            worker_args = [
-                dataset,
-                model,
-                "--seeds",
-                str(args.seeds),
-                "--threads",
-                str(args.threads),
-            ]
-            records = run_worker(__file__, worker_args)
-            for record in records or []:
-                print(
-                    f"{dataset:>8} {record['model']:>28} {time.perf_counter() - start:7.1f}s "
-                    + summary(record, ("ndcg@10", "ild@10", "calibration_kl@10")),
-                    flush=True,
-                )
-    render()
+    run_cases(
+        __file__,
+        itertools.product(args.datasets, args.models),
+        ["--seeds", str(args.seeds), "--threads", str(args.threads)],
+        ("ndcg@10", "ild@10", "calibration_kl@10"),
+    )
 
 
 if __name__ == "__main__":

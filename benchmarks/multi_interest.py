@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +30,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "multi_interest.json"
@@ -107,19 +104,18 @@ def main() -> None:
         emit(worker(*args.worker, args.seeds))
         return
 
+    cases = []
     for dataset in args.datasets:
         for variant in args.variants or list(SOURCES[dataset]):
             if variant not in SOURCES[dataset]:
                 parser.error(f"{dataset} has no variant {variant!r}: {', '.join(SOURCES[dataset])}")
-            start = time.perf_counter()
-            records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds)])
-            for record in records or []:
-                print(
-                    f"{dataset:>12} {variant:>40} {time.perf_counter() - start:7.1f}s "
-                    f"{summary(record)} chosen={record['chosen']}",
-                    flush=True,
-                )
-    render()
+            cases.append((dataset, variant))
+    run_cases(
+        __file__,
+        cases,
+        ["--seeds", str(args.seeds)],
+        also=lambda record: f"chosen={record['chosen']}",
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ Run: ``.venv/bin/python benchmarks/ratings.py`` (all) or e.g. ``--datasets ml-10
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +38,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "ratings.json"
@@ -101,17 +99,12 @@ def main() -> None:
     if args.worker:
         emit(worker(*args.worker, args.seeds))
         return
-    for dataset in args.datasets:
-        for model in args.models:
-            start = time.perf_counter()
-            records = run_worker(__file__, [dataset, model, "--seeds", str(args.seeds)])
-            for record in records or []:
-                print(
-                    f"{dataset:>12} {model:>24} {time.perf_counter() - start:7.1f}s "
-                    + summary(record, ("rmse", "mae")),
-                    flush=True,
-                )
-    render()
+    run_cases(
+        __file__,
+        itertools.product(args.datasets, args.models),
+        ["--seeds", str(args.seeds)],
+        ("rmse", "mae"),
+    )
 
 
 if __name__ == "__main__":

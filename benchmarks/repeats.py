@@ -25,8 +25,8 @@ Each (protocol, model) runs in its own process; records go to
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +37,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "repeats.json"
@@ -81,17 +79,12 @@ def main() -> None:
     if args.worker:
         emit(worker(*args.worker, args.seeds))
         return
-    for protocol in args.protocols:
-        for model in args.models:
-            start = time.perf_counter()
-            records = run_worker(__file__, [protocol, model, "--seeds", str(args.seeds)])
-            for record in records or []:
-                print(
-                    f"{protocol:>10} {model:>12} {time.perf_counter() - start:6.1f}s "
-                    f"repeat_targets={record.get('repeat_targets')} {summary(record)}",
-                    flush=True,
-                )
-    render()
+    run_cases(
+        __file__,
+        itertools.product(args.protocols, args.models),
+        ["--seeds", str(args.seeds)],
+        also=lambda record: f"repeat_targets={record.get('repeat_targets')}",
+    )
 
 
 if __name__ == "__main__":

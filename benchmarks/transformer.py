@@ -60,8 +60,8 @@ Each (data set, variant) runs in its own process; records go to
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +76,8 @@ from workers import (  # noqa: E402
     add_threads_arg,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
     threads_args,
 )
 
@@ -349,20 +347,15 @@ def main() -> None:
     if args.save_run and len(args.datasets) * len(args.variants) != 1:
         parser.error("--save-run needs exactly one data set and one variant")
 
-    for dataset in args.datasets:
-        for variant in worker_groups(args.variants):
-            start = time.perf_counter()
-            extra = ["--param", *args.param] if args.param else []
-            extra += ["--save-run", args.save_run] if args.save_run else []
-            extra += ["--threads", str(args.threads)]
-            records = run_worker(__file__, [dataset, variant, "--seeds", str(args.seeds), *extra])
-            for record in records or []:
-                print(
-                    f"{dataset:>16} {variant:>26} {time.perf_counter() - start:7.1f}s "
-                    f"{summary(record)} chosen={record['chosen']}",
-                    flush=True,
-                )
-    render()
+    extra = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
+    extra += ["--save-run", args.save_run] if args.save_run else []
+    extra += ["--param", *args.param] if args.param else []  # last: nargs="*"
+    run_cases(
+        __file__,
+        itertools.product(args.datasets, worker_groups(args.variants)),
+        extra,
+        also=lambda record: f"chosen={record['chosen']}",
+    )
 
 
 if __name__ == "__main__":

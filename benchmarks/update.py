@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +32,8 @@ from workers import (  # noqa: E402
     RESULTS,
     command,
     emit,
-    render,
-    run_worker,
+    run_cases,
     seeds_arg,
-    summary,
 )
 
 RECORDS = RESULTS / "update.json"
@@ -96,16 +93,12 @@ def main() -> None:
     if args.worker:
         emit(worker(args.worker, args.seeds))
         return
-    for dataset in args.datasets:
-        start = time.perf_counter()
-        records = run_worker(__file__, [dataset, "--seeds", str(args.seeds)])
-        for record in records or []:
-            print(
-                f"{dataset:>12} {record['model']:>22} {time.perf_counter() - start:7.1f}s "
-                + summary(record, ("ndcg@10", "update_seconds", "retrain_seconds", "forgetting")),
-                flush=True,
-            )
-    render()
+    run_cases(
+        __file__,
+        [(dataset,) for dataset in args.datasets],
+        ["--seeds", str(args.seeds)],
+        ("ndcg@10", "update_seconds", "retrain_seconds", "forgetting"),
+    )
 
 
 if __name__ == "__main__":

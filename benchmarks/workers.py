@@ -14,6 +14,8 @@ import json
 import shlex
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +85,30 @@ def run_worker(script: str | Path, worker_args: list[str]) -> list[dict] | None:
         print(f"{' '.join(worker_args)} failed\n{proc.stderr[-3000:]}", file=sys.stderr)
         return None
     return json.loads(lines[-1][len(PREFIX) :])
+
+
+def run_cases(
+    script: str | Path,
+    cases: Iterable[Sequence[str]],
+    extra: Sequence[str] = (),
+    metrics: tuple[str, ...] = ("ndcg@10", "recall@10"),
+    also: Callable[[dict], str] | None = None,
+) -> None:
+    """Parent side: each case in its own worker (``script --worker CASE EXTRA``), one line
+    per record as it lands (the case, the record's model and protocol, seconds since the
+    case began, ``metrics``, then ``also``),
+    then BENCHMARKS.md re-rendered."""
+    for case in cases:
+        start = time.perf_counter()
+        for record in run_worker(script, [*case, *extra]) or []:
+            print(
+                " ".join(f"{part:>12}" for part in case)
+                + f" {record['model']:>28} {record.get('protocol', ''):>14}"
+                + f" {time.perf_counter() - start:7.1f}s {summary(record, metrics)}"
+                + (f" {also(record)}" if also else ""),
+                flush=True,
+            )
+    render()
 
 
 def summary(record: dict, columns: tuple[str, ...] = ("ndcg@10", "recall@10")) -> str:
