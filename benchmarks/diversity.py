@@ -3,8 +3,9 @@
 For each (data set, base model) :func:`lmrec.rerank.experiment.run_reranking`:
 
 - fits the base on the train part (seed 0), sweeps each method's knob
-  (:data:`lmrec.rerank.experiment.DEFAULT_KNOBS`) on the validation targets and chooses, by
-  code, the knob with the best aim (ILD@10 for MMR/DPP, calibration KL@10 for calibrated)
+  (:data:`lmrec.rerank.experiment.DEFAULT_KNOBS`; for the Transformer, on its scores and on
+  its probabilities, :data:`RELEVANCES`) on the validation targets and chooses, by
+  code, the setting with the best aim (ILD@10 for MMR/DPP, calibration KL@10 for calibrated)
   among those that keep validation NDCG@10 within 5% of the base's;
 - fits the base for test per seed (seed 0 extends its validation fit) and scores the base
   lists and each chosen re-ranking on test (leave-one-out, full ranking), 100 candidates
@@ -64,6 +65,13 @@ METHODS = ("mmr", "dpp", "calibrated", "multi-interest")
 #: calibration is compared with calibrated re-ranking; random lists are the reference
 #: (what a list with no preference scores on every metric), not re-ranked.
 BASE_METHODS: dict[str, tuple[str, ...]] = {"transformer-mtl": ("calibrated",), "random": ()}
+#: Relevances swept with the knob per base model (the rest: scores only). The Transformer's
+#: scores are logits, so its probabilities are a second, validation-chosen option; EASE's
+#: scores are not log-probabilities, so exp of them would mean nothing.
+RELEVANCES: dict[str, tuple[str, ...]] = {
+    "transformer": ("scores", "probabilities"),
+    "transformer-mtl": ("scores", "probabilities"),
+}
 #: Item space per data set (see the module docstring).
 SPACES = {"ml-100k": "text", "beauty": "categories"}
 #: The baselines' EASE grid (benchmarks/baselines.py), chosen on validation here too.
@@ -103,6 +111,7 @@ def worker(dataset: str, model: str, seeds: int, threads: int = DEFAULT_THREADS)
         config,
         base_spec(dataset, model),
         BASE_METHODS.get(model, METHODS),
+        relevances=RELEVANCES.get(model, ("scores",)),
         space=SPACES[dataset],
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )

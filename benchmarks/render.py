@@ -655,6 +655,12 @@ def _paired_cell(r: dict, base: dict, metric: str) -> str:
     return p + (f" **{mark}**" if mark else "")
 
 
+def _knob_cell(params: dict) -> str:
+    """``0.3``, or ``0.3 (prob.)`` when the lists weighed probabilities."""
+    suffix = " (prob.)" if params.get("relevance") == "probabilities" else ""
+    return f"{params['diversity']:g}{suffix}"
+
+
 def diversity_section(records: list[dict]) -> list[str]:
     """Base lists against their re-ranked versions (benchmarks/diversity.py)."""
     if not records:
@@ -672,7 +678,9 @@ def diversity_section(records: list[dict]) -> list[str]:
         "interest's sub-history). Targets: at ≤ 5% NDCG@10 cost, ILD@10 +20% and calibration",
         "KL@10 −30%; multi-interest: category coverage@10 up at ≤ 2% NDCG@10 cost.",
         "`random` (seeded random lists) is the reference every list metric is read against:",
-        "an ILD@10 above random lists' is diversity bought with relevance alone.",
+        "an ILD@10 above random lists' is diversity bought with relevance alone. For the",
+        "Transformer, whose scores are logits, validation also chooses what the methods weigh:",
+        "its scores or its probabilities (`(prob.)` after the knob, `-prob` in the name).",
         "",
         "| data set | model | knob | NDCG@10 | ΔNDCG | ILD@10 | ΔILD | KL@10 | ΔKL | cat. cov.@10 "
         "| Δcat. cov. | coverage@10 | Gini@10 | novelty@10 | ms/user | seeds | item space |",
@@ -700,7 +708,7 @@ def diversity_section(records: list[dict]) -> list[str]:
                     [
                         dataset,
                         r["model"],
-                        f"{params['diversity']:g}" if rel else "–",
+                        _knob_cell(params) if rel else "–",
                         value_ci(r, "ndcg@10"),
                         f"{_relative(r, base, 'ndcg@10')} ({_paired_cell(r, base, 'ndcg@10')})"
                         if rel

@@ -449,6 +449,11 @@ def test_diversity_sweeps_a_knob_and_writes_a_plot(run_dir, tmp_path):
     )["sweep"]
     assert [r["knob"] for r in rows] == [0.0, 0.5]
     assert rows[1]["ild@10"] > rows[0]["ild@10"]
+    swept = json.loads(
+        ok(*("diversity", run_dir, "--method", "calibrated", "--knobs", "0,0.5"),
+           *("--relevance", "probabilities", "--json")).stdout
+    )  # fmt: skip
+    assert swept["relevance"] == "probabilities" and len(swept["sweep"]) == 2
 
 
 def test_diversity_default_knobs_are_the_experiments():
@@ -468,6 +473,7 @@ def test_diversity_default_knobs_are_the_experiments():
         (("--knobs", "0,2"), r"diversity must be in [0, 1]"),
         (("--knobs", "0,lots"), "--knobs must be comma-separated numbers"),
         (("--space", "pixels"), "--space must be one of categories, text"),
+        (("--relevance", "logits"), "relevance must be one of scores, probabilities"),
     ],
 )
 def test_diversity_bad_input_is_one_line(run_dir, args, message):

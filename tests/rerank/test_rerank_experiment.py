@@ -44,6 +44,28 @@ def test_run_reranking_records_base_and_chosen_variants(tmp_path):
     assert all("per_user_file" in r for r in written)
 
 
+def test_run_reranking_chooses_the_relevance_with_the_knob():
+    config = ExperimentConfig("synthetic", seeds=1, command="pytest")
+    result = run_reranking(
+        config,
+        ModelSpec("itemknn", params={"k": 50}),
+        ["mmr", "multi-interest"],
+        knobs=(0.0, 0.5),
+        relevances=("scores", "probabilities"),
+    )
+    mmr = next(o for n, o in result.outcomes.items() if "-mmr-" in n).records[0]
+    tried = {(t["params"]["diversity"], t["params"]["relevance"]) for t in mmr["tuning"]}
+    assert tried == {(k, r) for k in (0.0, 0.5) for r in ("scores", "probabilities")}
+    assert "(knob, relevance)" in mmr["tuned_on"]
+    relevance = mmr["params"]["relevance"]
+    assert mmr["chosen"] == {"diversity": mmr["params"]["diversity"], "relevance": relevance}
+    assert mmr["model"].endswith("-prob") == (relevance == "probabilities")
+    multi = result.outcomes["multi-interest-itemknn"].records[0]
+    assert len(multi["tuning"]) == 2 and "relevance" not in multi["params"]
+    with pytest.raises(ConfigError, match="relevance must be one of"):
+        run_reranking(config, ModelSpec("popular"), ["mmr"], relevances=("logits",))
+
+
 def test_run_reranking_refuses_unknown_methods():
     with pytest.raises(ConfigError, match="method must be one of"):
         run_reranking(ExperimentConfig("synthetic"), ModelSpec("popular"), ["random"])

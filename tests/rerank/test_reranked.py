@@ -11,6 +11,7 @@ from lmrec.errors import ConfigError
 from lmrec.evaluate.diversity import item_space
 from lmrec.evaluate.ranking import evaluate
 from lmrec.models import make_model
+from lmrec.models.base import mask_seen
 from lmrec.rerank import Reranked
 
 
@@ -43,6 +44,28 @@ def test_reranking_diversifies_the_evaluated_lists(fitted, method):
     assert reranked.label == f"{method}-0.8"
 
 
+@pytest.mark.parametrize("method", ["mmr", "dpp", "calibrated"])
+def test_probabilities_weigh_exp_of_the_scores_over_the_top_candidate(fitted, method):
+    """relevance="probabilities" re-ranks exactly as "scores" would on exp(s - max s).
+
+    It changes DPP's and calibrated lists here; MMR's stay the same on this catalogue,
+    whose few category vectors make its similarity term a step that the knob 0.5 lets
+    decide, and within a step any increasing relevance keeps the order."""
+    _, model, fit_data, space = fitted
+    users = np.arange(40)
+    scores = model.score_indices(users).astype(np.float64) * 5.0  # logit-like gaps
+    mask_seen(scores, fit_data.matrix("binary"), users)
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))  # no ties from underflow
+    probs[np.isneginf(scores)] = -np.inf  # seen items stay out
+    on_probs = Reranked(model, fit_data, space, method, 0.5, relevance="probabilities")
+    on_scores = Reranked(model, fit_data, space, method, 0.5)
+    lists = on_probs.lists(users, scores.copy())
+    np.testing.assert_array_equal(lists, on_scores.lists(users, probs))
+    changed = not np.array_equal(lists, on_scores.lists(users, scores.copy()))
+    assert changed == (method != "mmr")
+    assert on_probs.label == f"{method}-0.5-prob"
+
+
 def test_recommend_returns_unseen_reranked_ids(fitted):
     _, model, fit_data, space = fitted
     user = fit_data.idmap.users[0]
@@ -59,6 +82,8 @@ def test_bad_settings_are_refused(fitted):
         Reranked(model, fit_data, space, "shuffle", 0.5)
     with pytest.raises(ConfigError, match=r"diversity must be in \[0, 1\]"):
         Reranked(model, fit_data, space, "mmr", -0.1)
+    with pytest.raises(ConfigError, match="relevance must be one of scores, probabilities"):
+        Reranked(model, fit_data, space, "mmr", 0.5, relevance="logits")
     with pytest.raises(ConfigError, match="cannot re-rank 10 candidates into a list of 20"):
         Reranked(model, fit_data, space, "mmr", 0.5, candidates=10)
     plain = Dataset.from_frames(

@@ -65,6 +65,15 @@ def diversity(
             help="Item space for similarity and ILD: categories or text (sentence encoder).",
         ),
     ] = "categories",
+    relevance: Annotated[
+        str,
+        typer.Option(
+            "--relevance",
+            help="What the lists weigh against diversity: scores (min-max scaled) or "
+            "probabilities (exp of scores over the top candidate's: for models whose scores "
+            "are logits, such as the Transformer).",
+        ),
+    ] = "scores",
     candidates: Annotated[
         int, typer.Option("--candidates", help="How many of the model's top items to re-rank.")
     ] = 100,
@@ -88,11 +97,13 @@ def diversity(
     from lmrec.evaluate.diversity import ILD_SPACES, item_space
     from lmrec.evaluate.report import tradeoff_chart
     from lmrec.models.registry import make_model
+    from lmrec.rerank import check_relevance
     from lmrec.rerank.experiment import AIMS, check_method, sweep
     from lmrec.runs import check_same_ids, load_run, rebuild_split
 
     check_on(on)
     check_method(method)
+    check_relevance(relevance)
     values = _knobs(knobs)
     from lmrec.rerank.methods import check_knob
 
@@ -123,6 +134,7 @@ def diversity(
         values,
         items,
         progress=lambda m: err_console().print(m, style="dim"),
+        relevance=relevance,
     )
     rows = [{"knob": knob, **{c: r.metrics.get(c) for c in SWEEP_COLUMNS}} for knob, r in swept]
     aim = AIMS[method][0]
@@ -131,7 +143,16 @@ def diversity(
             {method: rows}, aim, "ndcg@10", plot, title=f"{run.model} on {dataset} · {on}"
         )
     if as_json:
-        print_json({"run": str(run_dir), "method": method, "on": on, "space": space, "sweep": rows})
+        print_json(
+            {
+                "run": str(run_dir),
+                "method": method,
+                "relevance": relevance,
+                "on": on,
+                "space": space,
+                "sweep": rows,
+            }
+        )
         return
     base = next((r for r in rows if r["knob"] == 0.0), rows[0])
     table = Table(title=f"{method} re-ranking of {run.model} on {dataset} ({on}, {space})")

@@ -9,6 +9,13 @@ excluded) into a list of ``list_size`` items::
     ids, scores = reranked.recommend(["196"], k=10)
     result = evaluate(reranked, split, "test")      # accuracy and diversity of the new lists
 
+``relevance`` says what the methods weigh against diversity: ``"scores"`` (default), the
+model's scores min–max scaled within the candidates, or ``"probabilities"``, each
+candidate's probability relative to the top one, ``exp(s - max s)`` (then scaled the same
+way): for models whose scores are logits (the Transformer's p(item | history)), where a
+gap of a few nats between the first candidates and the rest is a large gap in belief that
+scaled logits flatten. Steck's calibrated lists are defined on such probabilities.
+
 For evaluation it behaves like a model: ``score_indices`` returns the base scores with the
 re-ranked list lifted above every other item in its new order, so full-ranking metrics
 judge exactly the list a user would see (positions past the list keep the model's order).
@@ -27,6 +34,15 @@ from lmrec.errors import ConfigError
 from lmrec.evaluate.diversity import ItemSpace, history_distributions
 from lmrec.models.base import Recommender, mask_seen, top_k
 from lmrec.rerank.methods import METHODS, calibrated, check_knob, check_list, dpp, mmr
+
+#: What the methods take as relevance (see the module docstring).
+RELEVANCE: tuple[str, ...] = ("scores", "probabilities")
+
+
+def check_relevance(relevance: str) -> str:
+    if relevance not in RELEVANCE:
+        raise ConfigError(f"relevance must be one of {', '.join(RELEVANCE)}, got {relevance!r}")
+    return relevance
 
 
 def lift_lists(scores: np.ndarray, lists: np.ndarray) -> np.ndarray:
@@ -70,8 +86,10 @@ class Reranked:
         *,
         candidates: int = 100,
         list_size: int = 20,
+        relevance: str = "scores",
     ):
         self.model = model
+        self.relevance = check_relevance(relevance)
         self.fit_data = fit_data
         self.space = space
         self.method = check_method(method)
@@ -93,8 +111,10 @@ class Reranked:
 
     @property
     def label(self) -> str:
-        """``dpp-0.3``: the method and its knob, for model names in records."""
-        return f"{self.method}-{self.diversity:g}"
+        """``dpp-0.3`` (``dpp-0.3-prob`` on probabilities): the method, its knob and, when
+        not scores, the relevance, for model names in records."""
+        suffix = "-prob" if self.relevance == "probabilities" else ""
+        return f"{self.method}-{self.diversity:g}{suffix}"
 
     def lists(self, users: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
         """(len(users), list_size) re-ranked item indices for internal user indices."""
@@ -117,6 +137,8 @@ class Reranked:
             for row in range(len(users)):
                 ok = np.isfinite(cand_scores[row])  # fewer unseen items than candidates
                 items, rel = cand[row][ok], cand_scores[row][ok]
+                if self.relevance == "probabilities" and len(rel):
+                    rel = np.exp(rel.astype(np.float64) - rel.max())
                 size = min(self.list_size, len(items))
                 if size < self.list_size:
                     out[row] = -1
@@ -156,4 +178,4 @@ class Reranked:
         return ids, np.take_along_axis(base, np.maximum(lists, 0), axis=1)
 
 
-__all__ = ["METHODS", "Reranked", "check_method", "lift_lists"]
+__all__ = ["METHODS", "RELEVANCE", "Reranked", "check_method", "check_relevance", "lift_lists"]

@@ -8,11 +8,14 @@ the chosen lists on test over N seeds (the experiment path of :mod:`lmrec.experi
 3. **Choose** (:func:`choose_knob`): among knobs whose validation NDCG@10 stays within
    ``max_loss`` (default 5%) of the un-reranked lists, the one that improves the method's
    own aim most: intra-list diversity for MMR and DPP, calibration KL for calibrated.
+   With several ``relevances`` (scores, probabilities: :mod:`lmrec.rerank`) each is swept
+   and the choice runs over every (knob, relevance) pair.
 4. **Seeds**: per seed the base is fitted for test (seed 0 extends its validation fit when
    the model can) and scored as is and re-ranked at each chosen knob, so every re-ranked
    record pairs with the base record user by user and seed by seed.
 
-Records are named ``{base}`` and ``{base}-{method}-{knob}``; each re-ranked record keeps its
+Records are named ``{base}`` and ``{base}-{method}-{knob}`` (``-prob`` appended when the
+lists weigh probabilities); each re-ranked record keeps its
 validation sweep (``tuning``) and the rule that chose the knob (``tuned_on``).
 """
 
@@ -45,7 +48,7 @@ from lmrec.experiment import (
     load_experiment_split,
 )
 from lmrec.models.base import Recommender, mask_seen
-from lmrec.rerank import Reranked
+from lmrec.rerank import Reranked, check_relevance
 from lmrec.rerank.interests import MultiInterestLists
 from lmrec.rerank.methods import check_knob
 
@@ -70,19 +73,28 @@ def check_method(method: str) -> str:
 
 
 def list_model(
-    model: Recommender, fit_data: Any, space: ItemSpace, method: str, knob: float, list_size: int
+    model: Recommender,
+    fit_data: Any,
+    space: ItemSpace,
+    method: str,
+    knob: float,
+    list_size: int,
+    relevance: str = "scores",
 ) -> Reranked | MultiInterestLists:
-    """The model whose lists ``method`` makes at ``knob``."""
+    """The model whose lists ``method`` makes at ``knob`` (multi-interest lists fill from
+    each interest's scores: they take no ``relevance``)."""
     if check_method(method) == "multi-interest":
         return MultiInterestLists(model, fit_data, space, knob, list_size=list_size)
-    return Reranked(model, fit_data, space, method, knob, list_size=list_size)
+    return Reranked(model, fit_data, space, method, knob, list_size=list_size, relevance=relevance)
 
 
-def variant_name(label: str, method: str, knob: float) -> str:
-    """``transformer-dpp-0.3``; multi-interest lists are ``multi-interest-transformer``."""
+def variant_name(label: str, method: str, knob: float, relevance: str = "scores") -> str:
+    """``transformer-dpp-0.3`` (``-prob`` appended on probabilities); multi-interest lists
+    are ``multi-interest-transformer``."""
     if method == "multi-interest":
         return f"multi-interest-{label}"
-    return f"{label}-{method}-{knob:g}"
+    suffix = "-prob" if relevance == "probabilities" else ""
+    return f"{label}-{method}-{knob:g}{suffix}"
 
 
 #: Knobs swept by default (0 is the model's own order). Dense near 0: DPP's relevance
@@ -101,6 +113,7 @@ def sweep(
     ks: tuple[int, ...] = (10,),
     mode: str | None = None,
     progress: Progress | None = None,
+    relevance: str = "scores",
 ) -> list[tuple[float, EvalResult]]:
     """Each knob's re-ranked lists scored on ``on`` (the model fitted for ``on``)."""
     check_method(method)
@@ -110,13 +123,16 @@ def sweep(
     fit_data = split.fit_data(on)
     out = []
     for knob in knobs:
-        reranked = list_model(model, fit_data, space, method, knob, max(ks))
+        reranked = list_model(model, fit_data, space, method, knob, max(ks), relevance)
         result = evaluate(reranked, split, on, ks=ks, progress=False, mode=mode, items=space)
         out.append((knob, result))
         if progress:
             m = result.metrics
             aim = AIMS[method][0]
-            progress(f"{method} {knob:g}: {TUNE_METRIC} {m[TUNE_METRIC]:.4f}, {aim} {m[aim]:.4f}")
+            how = "" if relevance == "scores" else f" ({relevance})"
+            progress(
+                f"{method} {knob:g}{how}: {TUNE_METRIC} {m[TUNE_METRIC]:.4f}, {aim} {m[aim]:.4f}"
+            )
     return out
 
 
@@ -145,18 +161,27 @@ def _with_speed(
 def choose_knob(
     method: str,
     base: Mapping[str, float],
-    swept: Sequence[tuple[float, Mapping[str, float]]],
+    swept: Sequence[tuple[Any, Mapping[str, float]]],
     max_loss: float = 0.05,
-) -> float:
-    """The knob that improves ``method``'s aim most while NDCG@10 stays within ``max_loss``
-    (a fraction) of ``base``'s; 0 (no re-ranking) when no knob does better than 0."""
+    default: Any = 0.0,
+) -> Any:
+    """The knob (or any setting swept, e.g. a (knob, relevance) pair) that improves
+    ``method``'s aim most while NDCG@10 stays within ``max_loss`` (a fraction) of
+    ``base``'s; ``default`` (no re-ranking) when no setting does better than the base."""
     aim, sign = AIMS[check_method(method)]
     floor = (1.0 - max_loss) * base[TUNE_METRIC]
-    best, best_value = 0.0, sign * base[aim]
+    best, best_value = default, sign * base[aim]
     for knob, metrics in swept:
         if metrics[TUNE_METRIC] >= floor and sign * metrics[aim] > best_value:
             best, best_value = knob, sign * metrics[aim]
     return best
+
+
+def _chosen_setting(method: str, setting: tuple[float, str], several: bool) -> dict[str, Any]:
+    knob, relevance = setting
+    if several and method != "multi-interest":
+        return {"diversity": knob, "relevance": relevance}
+    return {"diversity": knob}
 
 
 def run_reranking(
@@ -168,12 +193,17 @@ def run_reranking(
     space: str = "categories",
     max_loss: float = 0.05,
     progress: Progress | None = None,
+    relevances: Sequence[str] = ("scores",),
 ) -> ExperimentResult:
-    """Base model and its re-ranked variants, knobs chosen on validation (module docstring)."""
+    """Base model and its re-ranked variants, knobs (and, with several ``relevances``, the
+    relevance) chosen on validation (module docstring)."""
     say = progress or (lambda _msg: None)
     startup_code_version()
     for method in methods:
         check_method(method)
+    if not relevances:
+        raise ConfigError("give at least one relevance (scores, probabilities)")
+    relevances = [check_relevance(r) for r in relevances]
     if not 0.0 <= max_loss < 1.0:
         raise ConfigError(f"max_loss must be a fraction in [0, 1), got {max_loss}")
     dataset, split = load_experiment_split(config)
@@ -190,33 +220,41 @@ def run_reranking(
     valid_space = item_space(split.fit_data("valid"), space)
     base_valid = evaluate(model, split, "valid", ks=(10,), progress=False, items=valid_space)
     say(f"{label}: validation {TUNE_METRIC} {base_valid.metrics[TUNE_METRIC]:.4f}")
-    picked: dict[str, float] = {}
+    picked: dict[str, tuple[float, str]] = {}  # method -> (knob, relevance)
     sweeps: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
-        swept = sweep(
-            model, split, "valid", method, knobs, valid_space, mode=config.mode, progress=say
-        )
+        swept = [
+            ((knob, relevance), result)
+            for relevance in (relevances if method != "multi-interest" else ["scores"])
+            for knob, result in sweep(
+                *(model, split, "valid", method, knobs, valid_space),
+                mode=config.mode,
+                progress=say,
+                relevance=relevance,
+            )
+        ]
         picked[method] = choose_knob(
             method,
             base_valid.metrics,
-            [(k, r.metrics) for k, r in swept],
+            [(setting, r.metrics) for setting, r in swept],
             METHOD_MAX_LOSS.get(method, max_loss),
+            default=(0.0, "scores"),
         )
         aim = AIMS[method][0]
         sweeps[method] = [
             {
-                "params": {"diversity": k},
+                "params": {"diversity": k, **({"relevance": rel} if len(relevances) > 1 else {})},
                 f"valid_{TUNE_METRIC}": round(r.metrics[TUNE_METRIC], 6),
                 f"valid_{aim}": round(r.metrics[aim], 6),
             }
-            for k, r in swept
+            for (k, rel), r in swept
         ]
-        say(f"{method}: validation picks diversity {picked[method]:g}")
+        say(f"{method}: validation picks diversity {picked[method][0]:g} on {picked[method][1]}")
 
     test_space = item_space(split.fit_data(config.on), space)
     seeds = list(range(config.seeds)) if spec.seeded else [0]
     runs: dict[str, list[SeedRun]] = {label: []}
-    names = {m: variant_name(label, m, picked[m]) for m in methods}
+    names = {m: variant_name(label, m, *picked[m]) for m in methods}
     runs.update({names[m]: [] for m in methods})
     for seed in seeds:
         start = time.perf_counter()
@@ -239,13 +277,15 @@ def run_reranking(
         runs[label].append(SeedRun(seed, full, (base,), fit_seconds, info))
         say(f"{label}: seed {seed} test {TUNE_METRIC} {base.metrics[TUNE_METRIC]:.4f}")
         for method in methods:
+            knob, relevance = picked[method]
             reranked = list_model(
                 fitted,
                 split.fit_data(config.on),
                 test_space,
                 method,
-                picked[method],
+                knob,
                 max(config.ks),
+                relevance,
             )
             result = evaluate(
                 reranked,
@@ -257,14 +297,17 @@ def run_reranking(
                 items=test_space,
             )
             result = _with_speed(result, reranked, split, config.on)
-            params = {**full, "rerank": method, "diversity": picked[method], "item_space": space}
+            params = {**full, "rerank": method, "diversity": knob, "item_space": space}
+            if method != "multi-interest":
+                params["relevance"] = relevance
             runs[names[method]].append(SeedRun(seed, params, (result,), fit_seconds, {}))
     split_name = split_label(split.protocol, config.on)
     outcomes: dict[str, ModelOutcome] = {}
     for name, seed_runs in runs.items():
         method = next((m for m in methods if names[m] == name), None)
+        over = "knob" if len(relevances) == 1 else "(knob, relevance)"
         rule = (
-            f"validation: the knob with the best {AIMS[method][0]} among those within "
+            f"validation: the {over} with the best {AIMS[method][0]} among those within "
             f"{METHOD_MAX_LOSS.get(method, max_loss):.0%} of the base's validation "
             f"{TUNE_METRIC} (seed 0)"
             if method
@@ -273,7 +316,7 @@ def run_reranking(
         the_spec = replace(spec, label=name)
         records = _records(
             the_spec,
-            {"diversity": picked[method]} if method else choice,
+            _chosen_setting(method, picked[method], len(relevances) > 1) if method else choice,
             sweeps[method] if method else tuning,
             seed_runs,
             config,
