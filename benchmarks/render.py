@@ -364,8 +364,12 @@ def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
         "",
         "## Cold start: Recall@20 (target: text ≥ 3× popularity on cold items)",
         "",
-        "| data set | protocol | popular | transformer (ID) | text models | best / popular |",
-        "|---|---|---|---|---|---|",
+        "*best vs popular*: the best text model against popularity, paired per user (cold-user",
+        "evaluates each user at 1, 2 and 3 events, so it has no per-user file and no test).",
+        "",
+        "| data set | protocol | popular | content | transformer (ID) | text models "
+        "| best / popular | best vs popular (Recall@20) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, _split, protocol), group in sorted(groups.items()):
         if protocol not in ("cold-item", "cold-user"):
@@ -380,10 +384,13 @@ def text_headline(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
             else f"{best['metrics']['recall@20'] / pop['metrics']['recall@20']:.1f}×"
         )
         cells = "; ".join(f"{m} {value_ci(r, 'recall@20')}" for m, r in sorted(text.items()))
-        ids = by_model.get("transformer")
+        ids, content = by_model.get("transformer"), by_model.get("content")
+        test = paired(best, pop, "recall@20") if best and pop else None
         lines.append(
             f"| {dataset} | {protocol} | {value_ci(pop, 'recall@20') if pop else ''} "
-            f"| {value_ci(ids, 'recall@20') if ids else ''} | {cells} | {ratio} |"
+            f"| {value_ci(content, 'recall@20') if content else ''} "
+            f"| {value_ci(ids, 'recall@20') if ids else ''} | {cells} | {ratio} "
+            f"| {test_cell(test) if best and pop else ''} |"
         )
     keys = sorted({(d, p) for d, _s, p in groups} & set(COLD_NOTES))
     notes = [f"- {d} {p}: {COLD_NOTES[d, p]}" for d, p in keys]
