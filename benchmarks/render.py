@@ -790,10 +790,12 @@ def mtl_comparison(records: list[dict]) -> list[str]:
         )
         if plain is None:
             continue
+        relevance = plain.get("params", {}).get("relevance", "scores")  # its chosen sweep
         sweep = [
             (t["valid_ndcg@10"], t["valid_calibration_kl@10"])
             for t in plain.get("tuning", [])
             if "valid_calibration_kl@10" in t
+            and t.get("params", {}).get("relevance", "scores") == relevance
         ]
         ndcg, kl = mtl["valid_metrics"]["ndcg@10"], mtl["valid_metrics"]["calibration_kl@10"]
         matched = _interpolate(sweep, ndcg)
@@ -805,7 +807,8 @@ def mtl_comparison(records: list[dict]) -> list[str]:
         else:
             better = "multi-task" if kl < matched else "re-ranking"
             verdict = (
-                f"calibrated re-ranking of `transformer` reaches {matched:.4f} there: "
+                f"calibrated re-ranking of `transformer` (on its {relevance}) reaches "
+                f"{matched:.4f} there: "
                 f"**{better} is better calibrated**"
             )
         lines.append(

@@ -156,6 +156,20 @@ def test_multi_task_is_compared_with_reranking_at_equal_validation_ndcg(render):
     assert "reaches 0.6000 there" in line and "multi-task is better calibrated" in line
     far = {**mtl, "valid_metrics": {"ndcg@10": 0.2, "calibration_kl@10": 0.5}}
     assert "no match" in render.mtl_comparison([plain, far])[2]
+    # chosen on probabilities: only that sweep is the curve (the scores points are ignored)
+    on_probs = {
+        **plain,
+        "params": {"relevance": "probabilities"},
+        "tuning": [
+            *[{**t, "params": {"relevance": "scores"}} for t in plain["tuning"]],
+            {"params": {"relevance": "probabilities"}, **plain["tuning"][0]},
+            {"params": {"relevance": "probabilities"}, "valid_ndcg@10": 0.09,
+             "valid_calibration_kl@10": 0.30},
+        ],
+    }  # fmt: skip
+    (line,) = [x for x in render.mtl_comparison([on_probs, mtl]) if x.startswith("- ")]
+    assert "(on its probabilities) reaches 0.5000 there" in line
+    assert "re-ranking is better calibrated" in line
 
 
 def _rows_record(tmp_path, model, protocol, rows, scores, metrics, seeds=(0, 1, 2)):
