@@ -40,6 +40,7 @@ RELEVANCE: tuple[str, ...] = ("scores", "probabilities")
 
 
 def check_relevance(relevance: str) -> str:
+    """``relevance`` if it is one of :data:`RELEVANCE`, else a :class:`ConfigError`."""
     if relevance not in RELEVANCE:
         raise ConfigError(f"relevance must be one of {', '.join(RELEVANCE)}, got {relevance!r}")
     return relevance
