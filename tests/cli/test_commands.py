@@ -454,6 +454,13 @@ def test_diversity_sweeps_a_knob_and_writes_a_plot(run_dir, tmp_path):
            *("--relevance", "probabilities", "--json")).stdout
     )  # fmt: skip
     assert swept["relevance"] == "probabilities" and len(swept["sweep"]) == 2
+    # ten candidates into a list of ten: any knob only reorders the model's top 10
+    few = json.loads(
+        ok(*("diversity", run_dir, "--method", "dpp", "--knobs", "0,0.9"),
+           *("--candidates", "10", "--json")).stdout
+    )["sweep"]  # fmt: skip
+    assert few[0]["recall@10"] == few[1]["recall@10"]
+    assert few[0]["ild@10"] != few[1]["ild@10"] or few[0]["ndcg@10"] != few[1]["ndcg@10"]
 
 
 def test_diversity_default_knobs_are_the_experiments():
@@ -474,6 +481,7 @@ def test_diversity_default_knobs_are_the_experiments():
         (("--knobs", "0,lots"), "--knobs must be comma-separated numbers"),
         (("--space", "pixels"), "--space must be one of categories, text"),
         (("--relevance", "logits"), "relevance must be one of scores, probabilities"),
+        (("--candidates", "5"), "cannot re-rank 5 candidates into a list of 10"),
     ],
 )
 def test_diversity_bad_input_is_one_line(run_dir, args, message):

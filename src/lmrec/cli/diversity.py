@@ -18,6 +18,8 @@ from lmrec.cli.options import (
     print_json,
 )
 
+#: Length of the lists swept (the @10 of the table's columns).
+LIST_SIZE = 10
 #: Columns of the sweep table, in order.
 SWEEP_COLUMNS: tuple[str, ...] = (
     "ndcg@10",
@@ -105,10 +107,11 @@ def diversity(
     check_method(method)
     check_relevance(relevance)
     values = _knobs(knobs)
-    from lmrec.rerank.methods import check_knob
+    from lmrec.rerank.methods import check_knob, check_list
 
     for value in values:
         check_knob(value)
+    check_list(candidates, LIST_SIZE)  # refused before any refit
     if space not in ILD_SPACES:
         raise ConfigError(f"--space must be one of {', '.join(ILD_SPACES)}, got {space!r}")
     model, run = load_run(run_dir)
@@ -133,8 +136,10 @@ def diversity(
         method,
         values,
         items,
+        ks=(LIST_SIZE,),
         progress=lambda m: err_console().print(m, style="dim"),
         relevance=relevance,
+        candidates=candidates,
     )
     rows = [{"knob": knob, **{c: r.metrics.get(c) for c in SWEEP_COLUMNS}} for knob, r in swept]
     aim = AIMS[method][0]

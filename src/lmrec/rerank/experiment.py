@@ -80,12 +80,19 @@ def list_model(
     knob: float,
     list_size: int,
     relevance: str = "scores",
+    candidates: int = 100,
 ) -> Reranked | MultiInterestLists:
-    """The model whose lists ``method`` makes at ``knob`` (multi-interest lists fill from
-    each interest's scores: they take no ``relevance``)."""
+    """The model whose lists ``method`` makes at ``knob`` from each user's top
+    ``candidates`` (multi-interest lists fill from each interest's scores: they take no
+    ``relevance`` or ``candidates``)."""
     if check_method(method) == "multi-interest":
         return MultiInterestLists(model, fit_data, space, knob, list_size=list_size)
-    return Reranked(model, fit_data, space, method, knob, list_size=list_size, relevance=relevance)
+    return Reranked(
+        *(model, fit_data, space, method, knob),
+        list_size=list_size,
+        relevance=relevance,
+        candidates=candidates,
+    )
 
 
 def variant_name(label: str, method: str, knob: float, relevance: str = "scores") -> str:
@@ -114,6 +121,7 @@ def sweep(
     mode: str | None = None,
     progress: Progress | None = None,
     relevance: str = "scores",
+    candidates: int = 100,
 ) -> list[tuple[float, EvalResult]]:
     """Each knob's re-ranked lists scored on ``on`` (the model fitted for ``on``)."""
     check_method(method)
@@ -123,7 +131,7 @@ def sweep(
     fit_data = split.fit_data(on)
     out = []
     for knob in knobs:
-        reranked = list_model(model, fit_data, space, method, knob, max(ks), relevance)
+        reranked = list_model(model, fit_data, space, method, knob, max(ks), relevance, candidates)
         result = evaluate(reranked, split, on, ks=ks, progress=False, mode=mode, items=space)
         out.append((knob, result))
         if progress:
