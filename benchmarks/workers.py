@@ -96,8 +96,7 @@ def run_cases(
 ) -> None:
     """Parent side: each case in its own worker (``script --worker CASE EXTRA``), one line
     per record as it lands (the case, the record's model and protocol, seconds since the
-    case began, ``metrics``, then ``also``),
-    then BENCHMARKS.md re-rendered."""
+    case began, ``metrics``, then ``also``), then BENCHMARKS.md re-rendered."""
     for case in cases:
         start = time.perf_counter()
         for record in run_worker(script, [*case, *extra]) or []:
