@@ -3,8 +3,8 @@
 For each (data set, base model) :func:`lmrec.rerank.experiment.run_reranking`:
 
 - fits the base on the train part (seed 0), sweeps each method's knob
-  (:data:`lmrec.rerank.experiment.DEFAULT_KNOBS`; for the Transformer, on its scores and on
-  its probabilities, :data:`RELEVANCES`) on the validation targets and chooses, by
+  (:data:`lmrec.rerank.experiment.DEFAULT_KNOBS`; for models whose scores are logits, the
+  Transformer's, on its scores and on its probabilities) on the validation targets and chooses, by
   code, the setting with the best aim (ILD@10 for MMR/DPP, calibration KL@10 for calibrated)
   among those that keep validation NDCG@10 within 5% of the base's;
 - fits the base for test per seed (seed 0 extends its validation fit) and scores the base
@@ -65,13 +65,6 @@ METHODS = ("mmr", "dpp", "calibrated", "multi-interest")
 #: calibration is compared with calibrated re-ranking; random lists are the reference
 #: (what a list with no preference scores on every metric), not re-ranked.
 BASE_METHODS: dict[str, tuple[str, ...]] = {"transformer-mtl": ("calibrated",), "random": ()}
-#: Relevances swept with the knob per base model (the rest: scores only). The Transformer's
-#: scores are logits, so its probabilities are a second, validation-chosen option; EASE's
-#: scores are not log-probabilities, so exp of them would mean nothing.
-RELEVANCES: dict[str, tuple[str, ...]] = {
-    "transformer": ("scores", "probabilities"),
-    "transformer-mtl": ("scores", "probabilities"),
-}
 #: Item space per data set (see the module docstring).
 SPACES = {"ml-100k": "text", "beauty": "categories"}
 #: The baselines' EASE grid (benchmarks/baselines.py), chosen on validation here too.
@@ -98,6 +91,8 @@ def worker(dataset: str, model: str, seeds: int, threads: int = DEFAULT_THREADS)
     import torch
 
     from lmrec.experiment import ExperimentConfig, save_result
+    from lmrec.models.registry import model_class
+    from lmrec.rerank import RELEVANCE
     from lmrec.rerank.experiment import run_reranking
 
     torch.set_num_threads(threads)
@@ -107,11 +102,16 @@ def worker(dataset: str, model: str, seeds: int, threads: int = DEFAULT_THREADS)
         *threads_args(threads),
     )
     config = ExperimentConfig(dataset, split="loo", seeds=seeds, command=cmd)
+    spec = base_spec(dataset, model)
+    # Scores that are logits of p(item | history) (the model declares predict_proba, as the
+    # Transformer does) give probabilities as a second, validation-chosen relevance; exp of
+    # EASE's scores would mean nothing.
+    logits = model_class(spec.name).supports("predict_proba")
     result = run_reranking(
         config,
-        base_spec(dataset, model),
+        spec,
         BASE_METHODS.get(model, METHODS),
-        relevances=RELEVANCES.get(model, ("scores",)),
+        relevances=RELEVANCE if logits else ("scores",),
         space=SPACES[dataset],
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )

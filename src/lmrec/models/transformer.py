@@ -34,6 +34,7 @@ in the id map), ``n_items + 1`` is ``[MASK]``. Behaviour index 0 is padding.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -312,18 +313,18 @@ class SequenceTransformerNet(nn.Module):
         catalogue was a quarter of the time of serving one request."""
         if self.fusion is None:
             return self.item_emb.weight
-        return self._fused_table("_table_cache", self.item_emb.weight, drop=True)
+        return self._fused_table("_table_cache", lambda: self.item_emb.weight, drop=True)
 
-    def _fused_table(self, cache: str, ids: torch.Tensor, drop: bool) -> torch.Tensor:
-        """``self.fusion(ids, drop)``; at inference kept under ``cache`` until a weight it
-        depends on changes."""
+    def _fused_table(self, cache: str, ids: Callable[[], torch.Tensor], drop: bool) -> torch.Tensor:
+        """``self.fusion(ids(), drop)``; at inference kept under ``cache`` until a weight it
+        depends on changes (``ids`` is only built when the table is)."""
         if self.training or torch.is_grad_enabled():
-            return self.fusion(ids, drop=drop)
+            return self.fusion(ids(), drop=drop)
         tensors = [self.item_emb.weight, *self.fusion.parameters(), *self.fusion.buffers()]
         key = tuple((id(t), t._version) for t in tensors)
         cached = self.__dict__.get(cache)
         if cached is None or cached[0] != key:
-            cached = (key, self.fusion(ids, drop=drop))
+            cached = (key, self.fusion(ids(), drop=drop))
             self.__dict__[cache] = cached
         return cached[1]
 
@@ -517,8 +518,8 @@ class SequenceTransformerNet(nn.Module):
     def text_only_table(self) -> torch.Tensor:
         """Every row's vector from its text alone (n_items + 2, dim): the fusion with every
         ID part zero, what ID dropout shows for a dropped item (``t`` for ``add``)."""
-        zeros = torch.zeros_like(self.item_emb.weight)
-        return self._fused_table("_text_table_cache", zeros, drop=False)
+        weight = self.item_emb.weight
+        return self._fused_table("_text_table_cache", lambda: torch.zeros_like(weight), drop=False)
 
     def text_only_items(self) -> torch.Tensor:
         """Catalogue items (n_items,) bool known by their text alone: no training event,
