@@ -120,37 +120,50 @@ PROTOCOL_MODELS = {
 }
 
 
-def model_spec(dataset: str, model: str, protocol: str):
+def model_spec(dataset: str, model: str, protocol: str, overrides: dict[str, object] | None = None):
+    """The spec of one model; ``overrides`` (``--param``) fix parameters and drop the grid
+    keys they set, as in benchmarks/transformer.py."""
     from lmrec.experiment import ModelSpec
     from transformer import variant_spec
 
+    overrides = overrides or {}
     if model in ("popular", "content"):
         return ModelSpec(model)
     if protocol == "cold-item-full" and model in ("transformer-fusion", *COLD_VARIANTS):
         # one fusion for the model and its change, so warm NDCG compares like with like
-        overrides = {"fusion": "add", **COLD_VARIANTS.get(model, {})}
-        spec = variant_spec(dataset, "transformer-fusion", overrides)
-        grid = {**spec.grid, **COLD_GRIDS.get(model, {})}
+        changed = {"fusion": "add", **COLD_VARIANTS.get(model, {}), **overrides}
+        spec = variant_spec(dataset, "transformer-fusion", changed)
+        cold_grid = {k: v for k, v in COLD_GRIDS.get(model, {}).items() if k not in overrides}
+        grid = {**spec.grid, **cold_grid}
         return ModelSpec(spec.name, params=spec.params, grid=grid, label=model)
     if model in COLD_VARIANTS:
         raise SystemExit(f"{model} runs in the cold-item-full protocol only")
-    spec = variant_spec(dataset, model)
+    spec = variant_spec(dataset, model, overrides)
     return ModelSpec(spec.name, params=spec.params, grid=spec.grid, label=spec.label)
 
 
 def worker(
-    dataset: str, model: str, protocol: str, seeds: int, threads: int = DEFAULT_THREADS
+    dataset: str,
+    model: str,
+    protocol: str,
+    seeds: int,
+    threads: int = DEFAULT_THREADS,
+    params: list[str] | None = None,
 ) -> list[dict]:
     import torch
 
     from lmrec.experiment import ExperimentConfig, run_cold_start, save_result
+    from lmrec.models.params import parse_params
 
     torch.set_num_threads(threads)
+    params = params or []
     args = ["--datasets", dataset, "--models", model, "--protocols", protocol]
     args += ["--seeds", str(seeds), *threads_args(threads)]
+    args += ["--param", *params] if params else []
     config = ExperimentConfig(dataset, seeds=seeds, command=command(__file__, *args))
     reference = COLD_REFERENCE if model in COLD_GRIDS else None
-    spec = model_spec(dataset, model, protocol)
+    overrides = parse_params("transformer", params) if params else None
+    spec = model_spec(dataset, model, protocol, overrides)
     result = run_cold_start(config, [spec], protocol, cold_reference=reference)
     return save_result(result, RECORDS, PER_USER)
 
@@ -162,10 +175,17 @@ def main() -> None:
     parser.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     add_threads_arg(parser)
+    parser.add_argument(
+        "--param",
+        nargs="*",
+        default=[],
+        help="Transformer overrides as key=value (typed as lmrec train --param); a key a "
+        "grid tunes is then fixed, e.g. dropout=0.5 as chosen by benchmarks/transformer.py",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("DATASET", "MODEL", "PROTOCOL"))
     args = parser.parse_args()
     if args.worker:
-        emit(worker(*args.worker, args.seeds, args.threads))
+        emit(worker(*args.worker, args.seeds, args.threads, args.param))
         return
 
     cases = [
@@ -175,6 +195,7 @@ def main() -> None:
         for model in args.models or PROTOCOL_MODELS[protocol]
     ]
     extra = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
+    extra += ["--param", *args.param] if args.param else []  # last: nargs="*"
     run_cases(__file__, cases, extra, ("recall@20", "ndcg@10", "warm_ndcg@10"))
 
 

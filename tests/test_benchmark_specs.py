@@ -67,6 +67,21 @@ def test_every_cold_start_model_and_the_cold_reference_are_valid_specs():
             make_model(spec.name, **{**spec.params, **bench.COLD_REFERENCE})
 
 
+def test_cold_start_param_fixes_a_tuned_parameter_and_drops_it_from_the_grid():
+    bench = _script("cold_start.py")
+    tuned = bench.model_spec("beauty", "transformer-fusion-cold", "cold-item-full")
+    assert "dropout" in tuned.grid and "id_dropout" in tuned.grid
+    fixed = bench.model_spec(
+        "beauty", "transformer-fusion-cold", "cold-item-full", {"dropout": 0.5, "id_dropout": 0.3}
+    )
+    assert fixed.params["dropout"] == 0.5 and fixed.params["id_dropout"] == 0.3
+    assert "dropout" not in fixed.grid and "id_dropout" not in fixed.grid
+    assert fixed.grid["id_dropout_inputs"] == [True, False]
+    _check(fixed)
+    plain = bench.model_spec("beauty", "transformer", "cold-item", {"dropout": 0.5})
+    assert plain.params["dropout"] == 0.5 and "dropout" not in plain.grid
+
+
 def test_threads_option_is_checked_and_recorded_only_when_not_the_default():
     import argparse
 
