@@ -523,7 +523,10 @@ def test_compress_writes_an_int8_pruned_run_and_refuses_bad_input(tmp_path, run_
         ok("explain", src, "--user", "1", "--item", rows[0]["item_id"], "--json").stdout
     )
     assert why["events"] and {"item_id", "attribution", "share", "title"} <= set(why["events"][0])
-    assert "attribution" in ok("explain", src, "--user", "1", "--item", rows[0]["item_id"]).stdout
+    assert set(why["sources"]) == set(why["events"][0]["sources"]) >= {"item", "behaviour"}
+    assert sum(why["sources"].values()) == pytest.approx(1.0)
+    shown = ok("explain", src, "--user", "1", "--item", rows[0]["item_id"]).stdout
+    assert "attribution" in shown and "sources over the whole history" in shown
     assert_user_error(lmrec("explain", run_dir, "--user", "1", "--item", "1"))  # EASE
     assert_user_error(lmrec("explain", src, "--user", "1", "--item", "nope"))
     assert_user_error(lmrec("compress", src, "--out", tmp_path / "x"))

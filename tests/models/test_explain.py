@@ -29,6 +29,9 @@ def test_attributions_cover_the_history_and_rank_strongest_first(fitted):
     assert values == sorted(values, reverse=True)
     assert abs(sum(a.share for a in out) - 1) < 1e-6
     assert fitted.explain(user, item, top=2) == out[:2]
+    assert fitted.explain(user, item, top=None) == out  # every event read
+    for a in out:  # split at the blocks' input: the item vector and the behaviour token
+        assert set(a.sources) == {"item", "behaviour"}
     # A raw history gets the same explanation as the user with that history.
     raw = fitted.explain(history=[str(i) for i in history], item_id=item, top=100)
     behaviours = {a.behaviour for a in out}
@@ -66,6 +69,8 @@ def test_bad_input_and_models_without_explanations(fitted):
         fitted.explain(user)
     with pytest.raises(UnknownIdError):
         fitted.explain(user, "no-such-item")
+    with pytest.raises(ConfigError, match="top must be an int >= 1"):
+        fitted.explain(user, fitted.idmap_.items[0], top=0)
     ease = make_model("ease")
     with pytest.raises(CapabilityError, match=r"does not support 'explain'.*transformer"):
         ease.explain("u", "i")

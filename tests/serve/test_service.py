@@ -267,7 +267,8 @@ def test_recommendations_say_why_with_a_transformer(setup, tmp_path):
             ).json()
             for item in out["items"]:
                 assert 1 <= len(item["because"]) <= 3
-                assert {"item_id", "title", "share"} <= set(item["because"][0])
+                assert {"item_id", "title", "share", "sources"} <= set(item["because"][0])
+                assert {"item", "behaviour"} <= set(item["because"][0]["sources"])
         raw = out["items"][0]["because"]
         assert {b["item_id"] for b in raw} <= {"3", "9"}
     finally:

@@ -162,24 +162,34 @@ def explain(
     top: Annotated[int, typer.Option("--top", help="History events to show.")] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """Which events of the user's history drove an item's score (gradient × input)."""
+    """Which history events, and which of their sources, drove an item's score.
+
+    Gradient × input per event, split into the item itself, behaviour, rating and review.
+    """
     from rich.table import Table
 
+    from lmrec.models.explain import source_shares
     from lmrec.models.registry import load
 
     model = load(run_dir)
     model._require("explain", "train a transformer run to explain its scores")
-    rows = [a.as_dict() for a in model.explain(user, item, top=top)]
+    events = model.explain(user, item, top=None)  # every event: the shares cover them all
+    shares = source_shares(events)
+    rows = [a.as_dict() for a in events[:top]]
     titles = model.titles([r["item_id"] for r in rows]) if rows else []
     for row, title in zip(rows, titles, strict=True):
         row["title"] = title
     if as_json:
-        print_json({"user": user, "item_id": item, "events": rows})
+        print_json({"user": user, "item_id": item, "sources": shares, "events": rows})
         return
     (title,) = model.titles([item])
     table = Table(title=f"why {item} ({title}) for user {user}")
-    for name in ("#", "item", "behaviour", "attribution", "share", "title"):
-        table.add_column(name, justify="right" if name in ("#", "attribution", "share") else "left")
+    names = list(shares)
+    columns = ("#", "item", "behaviour", "attribution", "share", *names, "title")
+    for name in columns:
+        table.add_column(
+            name, justify="left" if name in ("item", "behaviour", "title") else "right"
+        )
     for rank, row in enumerate(rows, 1):
         table.add_row(
             str(rank),
@@ -187,9 +197,14 @@ def explain(
             row["behaviour"],
             f"{row['attribution']:+.4f}",
             f"{row['share']:.0%}",
+            *(f"{row['sources'][n]:+.4f}" for n in names),
             row["title"],
         )
-    out_console().print(table)
+    console = out_console()
+    console.print(table)
+    if shares:
+        parts = ", ".join(f"{n} {v:.0%}" for n, v in shares.items())
+        console.print(f"sources over the whole history (share of |gradient × input|): {parts}")
 
 
 def predict_rows(model: Recommender, user: str, items: list[str]) -> list[dict[str, Any]]:

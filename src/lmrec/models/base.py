@@ -471,11 +471,11 @@ class Recommender(ABC):
         item_id: object | None = None,
         *,
         history: Sequence[object] | None = None,
-        top: int = 5,
+        top: int | None = 5,
     ) -> Any:
         """Which events of the user's history (or a raw ``history``) drove ``item_id``'s
-        score, strongest first (:class:`~lmrec.models.explain.Attribution` list).
-        Capability ``explain``."""
+        score, strongest first, and which of their sources (:class:`~lmrec.models.explain.
+        Attribution` list; ``top=None``: every event). Capability ``explain``."""
         self._require("explain")
         raise NotImplementedError  # pragma: no cover
 

@@ -863,14 +863,16 @@ class SequenceTransformer(Configured, Recommender):
         item_id: object | None = None,
         *,
         history: Sequence[object] | None = None,
-        top: int = 5,
+        top: int | None = 5,
     ) -> list[Attribution]:
         """Gradient × input attribution of ``item_id``'s score to each event of the user's
-        history (or of a raw ``history`` of item ids), strongest first; see
-        :mod:`lmrec.models.explain`. Only the last ``max_len`` events are read, as in
+        history (or of a raw ``history`` of item ids), strongest first, the ``top`` ones
+        (None: every event read); each split by source (``Attribution.sources``; see
+        :mod:`lmrec.models.explain`). Only the last ``max_len`` events are read, as in
         scoring."""
         self._check_fitted()
-        check_k(top, "top")
+        if top is not None:
+            check_k(top, "top")
         if (user_id is None) == (history is None):
             raise ConfigError("give exactly one of user_id or history")
         if item_id is None:
@@ -893,7 +895,8 @@ class SequenceTransformer(Configured, Recommender):
             self._next_behaviour(),
             self._features(),
         )
-        _, attribution = gradient_x_input(net, inputs, int(item))
+        grads = gradient_x_input(net, inputs, int(item))
+        attribution = grads.attribution
         items, kinds = inputs["items"][0].numpy(), inputs["behaviours"][0].numpy()
         real = np.flatnonzero((items != 0) & (items <= self.idmap_.n_items))
         total = float(np.abs(attribution[real]).sum()) or 1.0
@@ -904,6 +907,7 @@ class SequenceTransformer(Configured, Recommender):
                 behaviour=BEHAVIOURS[kinds[p] - 1] if kinds[p] > 0 else "click",
                 attribution=float(attribution[p]),
                 share=float(abs(attribution[p]) / total),
+                sources={name: float(part[p]) for name, part in grads.parts.items()},
             )
             for j, p in enumerate(real)
         ]

@@ -350,13 +350,16 @@ class SequenceTransformerNet(nn.Module):
         next_behaviours: torch.Tensor | None = None,  # (B, T) predict_behaviours: asked
         queries: torch.Tensor | None = None,  # (B, Q) items to rate after the history
         query_vector: torch.Tensor | None = None,  # (C,) added to each query (default: rating)
+        input_offset: torch.Tensor | None = None,  # (B, T, C) added to the blocks' input
     ) -> torch.Tensor:
         """Contextual states (B, T, dim).
 
         Sequences are left-padded, so the last column is each user's latest event and
         positions count back from it (position embeddings mean "k events ago").
         ``item_vectors`` lets a caller differentiate with respect to each event's item vector
-        (gradient × input explanations, :mod:`lmrec.models.explain`).
+        and a zero ``input_offset`` with respect to the blocks' input, where the item vector
+        and each source's part are still separate (gradient × input explanations,
+        :mod:`lmrec.models.explain`).
 
         With ``queries`` (the rating head) the result is the states of the query tokens
         (B, Q, dim): each is its item's vector plus a learned query vector, appended after the
@@ -377,16 +380,10 @@ class SequenceTransformerNet(nn.Module):
             # In the input, not added to the output: what a user buys next differs from
             # what they view next in ways the blocks must compute (not one global shift).
             h = h + self.next_behaviour_emb(next_behaviours)
-        if c.sources:
-            features, weights = self.source_features(
-                item_vectors, items, behaviours, ratings, reviews
-            )
-            h = h + len(c.source_names) * (weights.unsqueeze(-1) * features).sum(2)
-        else:
-            if c.use_behaviour and behaviours is not None:
-                h = h + self.behaviour_emb(behaviours)
-            if c.reads_ratings and ratings is not None:
-                h = h + self.rating_emb(ratings)
+        for term in self.event_features(item_vectors, items, behaviours, ratings, reviews).values():
+            h = h + term
+        if input_offset is not None:
+            h = h + input_offset
         if queries is not None:
             if query_vector is None:
                 query_vector = self.query_emb.weight[0]
@@ -400,6 +397,33 @@ class SequenceTransformerNet(nn.Module):
             h = block(h, mask, causal)  # (B, T, C)
         h = self.out_norm(h)
         return h if queries is None else h[:, T:]
+
+    def event_features(
+        self,
+        item_vectors: torch.Tensor,  # (B, T, C)
+        items: torch.Tensor,  # (B, T)
+        behaviours: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None,
+        reviews: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """What each source adds to an event's input besides its item vector, by name
+        ("behaviour", "rating", "review"; (B, T, C) each): with :attr:`TransformerConfig.sources`
+        the weighed source features ``S · w_s f_s`` (:meth:`source_features`), otherwise the
+        behaviour and rating embeddings the model reads. :meth:`encode` adds them all;
+        explanations split an event's attribution by them (:mod:`lmrec.models.explain`)."""
+        c = self.config
+        if c.sources:
+            features, weights = self.source_features(
+                item_vectors, items, behaviours, ratings, reviews
+            )
+            weighed = len(c.source_names) * weights.unsqueeze(-1) * features  # (B, T, S, C)
+            return {name: weighed[:, :, s] for s, name in enumerate(c.source_names)}
+        terms = {}
+        if c.use_behaviour and behaviours is not None:
+            terms["behaviour"] = self.behaviour_emb(behaviours)
+        if c.reads_ratings and ratings is not None:
+            terms["rating"] = self.rating_emb(ratings)
+        return terms
 
     def source_features(
         self,

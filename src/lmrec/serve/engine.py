@@ -263,7 +263,9 @@ class Engine:
     def _explain_rows(
         self, rows: list[dict[str, Any]], user_id: str | None, history: list[str]
     ) -> None:
-        """Add ``because`` to each catalogue item's row: its 3 strongest history events."""
+        """Add ``because`` to each catalogue item's row: its 3 strongest history events,
+        each with its share and its split by source (item vector, behaviour, rating, review;
+        in score units, see lmrec.models.explain)."""
         model_history = None if user_id is not None else self._model_items(history)
         new = set(self._new.ids)
         for row in rows:
@@ -272,7 +274,12 @@ class Engine:
             why = self.model.explain(user_id, row["item_id"], history=model_history, top=3)
             titles = self.model.titles([a.item_id for a in why])
             row["because"] = [
-                {"item_id": a.item_id, "title": t, "share": round(a.share, 4)}
+                {
+                    "item_id": a.item_id,
+                    "title": t,
+                    "share": round(a.share, 4),
+                    "sources": {name: round(v, 4) for name, v in a.sources.items()},
+                }
                 for a, t in zip(why, titles, strict=True)
             ]
 
