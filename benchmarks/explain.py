@@ -8,9 +8,11 @@ re-scored without those events, everything else unchanged). Target: the top-3 dr
 twice the random one, on average over users; a paired test on per-user drops says whether
 the difference is significant.
 
-Run: ``.venv/bin/python benchmarks/explain.py [--run runs/bench/beauty-transformer]``
-(the run ``benchmarks/transformer.py --save-run`` writes). Records go to
-``benchmarks/results/explain.json``.
+Run: ``.venv/bin/python benchmarks/explain.py [--run RUN [RUN ...]]`` (default
+``runs/bench/beauty-transformer``, the run ``benchmarks/transformer.py --save-run`` writes).
+Several runs of one data set are seeds: each is tested on the same users, the record gives
+the mean and 95% interval over them, and the paired test takes each user's drops averaged
+over the runs. Records go to ``benchmarks/results/explain.json``.
 """
 
 from __future__ import annotations
@@ -34,28 +36,12 @@ MIN_EVENTS = 6
 RANDOM_DRAWS = 5
 
 
-def main() -> None:
-    import torch
-
-    from lmrec.evaluate.report import (
-        make_record,
-        peak_memory_mb,
-        startup_code_version,
-        write_records,
-    )
-    from lmrec.evaluate.stats import paired_test
-    from lmrec.runs import load_run
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", default=RUN, help="a transformer run directory")
-    args = parser.parse_args()
-    startup_code_version()
-    torch.set_num_threads(1)
-    model, run = load_run(ROOT / args.run)
-    rng = np.random.default_rng(0)
+def deletion_test(model, users: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per user of ``users`` (sequence rows): the score drop of their top-1 item when the 3
+    top-attributed events are removed, the mean drop over :data:`RANDOM_DRAWS` removals of 3
+    random events, and the seconds it took."""
+    rng = np.random.default_rng(seed)
     window = [s[-model.max_len :] for s in model.sequences_.items]
-    eligible = np.flatnonzero([len(s) >= MIN_EVENTS for s in window])
-    users = rng.choice(eligible, size=min(USERS, len(eligible)), replace=False)
     top_drops, random_drops = [], []
     start = time.perf_counter()
     for u in users:
@@ -74,36 +60,87 @@ def main() -> None:
         drops = scores[0] - scores[1:]
         top_drops.append(drops[0])
         random_drops.append(drops[1:].mean())
-    seconds = time.perf_counter() - start
-    top, rand = np.array(top_drops), np.array(random_drops)
-    test = paired_test(top, rand)
-    metrics = {
-        "drop_top3": float(top.mean()),
-        "drop_random3": float(rand.mean()),
-        "deletion_ratio": float(top.mean() / rand.mean()) if rand.mean() > 0 else float("inf"),
-        "n_users": float(len(users)),
-        "ms_per_user": 1000 * seconds / len(users),  # recommend, explain, 6 re-scorings
-    }
+    return np.array(top_drops), np.array(random_drops), time.perf_counter() - start
+
+
+def main() -> None:
+    import torch
+
+    from lmrec.evaluate.report import (
+        make_record,
+        peak_memory_mb,
+        startup_code_version,
+        write_records,
+    )
+    from lmrec.evaluate.stats import mean_ci, paired_test
+    from lmrec.runs import load_run
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--run",
+        nargs="+",
+        default=[RUN],
+        help="transformer run directories of one data set, one per seed",
+    )
+    args = parser.parse_args()
+    startup_code_version()
+    torch.set_num_threads(1)
+    per_seed, tops, rands, seeds, infos = [], [], [], [], []
+    users = None
+    for run_dir in args.run:
+        model, run = load_run(ROOT / run_dir)
+        if users is None:  # the same users for every run (same data), so drops pair
+            window = [s[-model.max_len :] for s in model.sequences_.items]
+            eligible = np.flatnonzero([len(s) >= MIN_EVENTS for s in window])
+            pick = np.random.default_rng(0)
+            users = pick.choice(eligible, size=min(USERS, len(eligible)), replace=False)
+        elif run.data != infos[0].data:
+            raise SystemExit(f"{run_dir}: data {run.data}, the first run's {infos[0].data}")
+        top, rand, seconds = deletion_test(model, users, seed=len(infos))
+        tops.append(top)
+        rands.append(rand)
+        seeds.append(int(run.params.get("seed", run.seed)))
+        infos.append(run)
+        per_seed.append(
+            {
+                "drop_top3": float(top.mean()),
+                "drop_random3": float(rand.mean()),
+                "deletion_ratio": float(top.mean() / rand.mean()),
+                "ms_per_user": 1000 * seconds / len(users),  # recommend, explain, 6 scorings
+                "seconds": seconds,
+            }
+        )
+        print(f"{run_dir}: {json.dumps(per_seed[-1])}")
+    # each user's drops averaged over the runs, then paired: top-3 against random-3
+    test = paired_test(np.mean(tops, axis=0), np.mean(rands, axis=0))
+    names = ("drop_top3", "drop_random3", "deletion_ratio", "ms_per_user")
+    intervals = {n: mean_ci([s[n] for s in per_seed]) for n in names}
+    metrics = {n: intervals[n].mean for n in names} | {"n_users": float(len(users))}
+    first = infos[0]
     record = make_record(
-        dataset=run.data,
-        split=run.split_protocol or run.split,
+        dataset=first.data,
+        split=first.split_protocol or first.split,
         protocol="deletion-test",
         model="transformer-explain",
         metrics=metrics,
-        train_seconds=run.fit_seconds,
-        eval_seconds=seconds,
+        train_seconds=float(np.mean([r.fit_seconds for r in infos])),
+        eval_seconds=float(np.mean([s["seconds"] for s in per_seed])),
         peak_mb=peak_memory_mb(),
         extra={
-            "params": run.params,
+            "params": {k: v for k, v in first.params.items() if k != "seed"},
             "run": args.run,
-            "seeds": [0],
+            "seeds": seeds,
+            "per_seed": [{k: v for k, v in s.items() if k != "seconds"} for s in per_seed],
+            "metrics_ci95": {
+                n: (None if intervals[n].single else intervals[n].half_width) for n in names
+            },
             "vs_random": {
                 "delta": test.difference,
                 "ci95": [test.ci_low, test.ci_high],
                 "p": test.p_value,
                 "significant": test.significant(),
             },
-            "command": command(__file__, *(["--run", args.run] if args.run != RUN else [])),
+            "command": command(__file__, *(["--run", *args.run] if args.run != [RUN] else [])),
         },
     )
     write_records(RECORDS, [record])
