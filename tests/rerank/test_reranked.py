@@ -93,3 +93,36 @@ def test_bad_settings_are_refused(fitted):
     )
     with pytest.raises(ConfigError, match="no item has a category, so calibrated"):
         Reranked(model, plain, item_space(plain), "calibrated", 0.5, list_size=1)
+
+
+def test_list_diversity_checks_every_setting_and_names_itself():
+    from lmrec.rerank import ListDiversity
+
+    assert ListDiversity("dpp", 0.3).label == "dpp-0.3"
+    assert (
+        ListDiversity("calibrated", 0.2, relevance="probabilities").label == "calibrated-0.2-prob"
+    )
+    for bad, message in (
+        (dict(method="zigzag", diversity=0.1), "method must be one of"),
+        (dict(method="mmr", diversity=1.5), r"diversity must be in \[0, 1\]"),
+        (dict(method="mmr", diversity=0.1, relevance="logits"), "relevance must be one of"),
+        (dict(method="mmr", diversity=0.1, candidates=0), "candidates must be >= 1"),
+        (dict(method="mmr", diversity=0.1, candidates=2.5), "whole number"),
+        (dict(method="mmr", diversity=0.1, space="colour"), "item space must be one of"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            ListDiversity(**bad)
+
+
+def test_category_mix_of_a_few_items_matches_the_users_history_mix():
+    from lmrec.evaluate.diversity import category_mix, history_distributions
+
+    data = make_synthetic(n_users=30, n_items=40, seed=2)
+    space = item_space(data)
+    binary = data.matrix("binary")
+    for u in range(5):
+        items = binary[u].indices
+        np.testing.assert_allclose(
+            category_mix(space, items), history_distributions(data, np.array([u]), space)[0]
+        )
+    assert not category_mix(space, np.array([], dtype=np.int64)).any()

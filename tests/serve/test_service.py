@@ -90,6 +90,57 @@ def test_predict_similar_and_interests(setup):
     assert unknown.status_code == 404 and "fitted" in unknown.json()["error"]
 
 
+def test_diverse_lists_are_the_offline_re_ranking(setup):
+    """A re-ranked list served over HTTP is the list lmrec.rerank.Reranked makes offline
+    from the same run; knob 0 is the model's order; bad settings get 4xx JSON."""
+    from lmrec.evaluate.diversity import item_space
+    from lmrec.rerank import Reranked
+    from lmrec.runs import fitted_data, load_run
+
+    url, read = setup["server"].url, setup["read"]
+
+    def served(body: dict) -> dict:
+        r = _request("POST", url + "/v1/recommend", json=body, headers=read)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    plain = served({"user_id": "2", "k": 10})
+    same = served({"user_id": "2", "k": 10, "diversity": {"method": "mmr", "knob": 0}})
+    assert [i["item_id"] for i in same["items"]] == [i["item_id"] for i in plain["items"]]
+    assert same["reranked"] == "mmr-0" and "reranked" not in plain
+    model, run = load_run(setup["run"])
+    data = fitted_data(model, run, setup["run"])
+    space = item_space(data)
+    for method, knob in (("mmr", 0.9), ("dpp", 0.5), ("calibrated", 0.7)):
+        body = {"user_id": "2", "k": 10, "diversity": {"method": method, "knob": knob}}
+        got = [i["item_id"] for i in served(body)["items"]]
+        offline = Reranked(model, data, space, method, knob, list_size=10)
+        (want,), _ = offline.recommend(["2"], k=10)
+        assert got == list(want), method
+        assert got != [i["item_id"] for i in plain["items"]], method
+    raw = served(
+        {
+            "history": [{"item_id": "5"}, {"item_id": "9"}],
+            "k": 5,
+            "diversity": {"method": "calibrated", "knob": 0.5, "candidates": 20},
+        }
+    )
+    assert raw["served_by"] == "history" and len(raw["items"]) == 5
+    assert not {"5", "9"} & {i["item_id"] for i in raw["items"]}
+    for bad, status, message in (
+        ({"method": "zigzag", "knob": 0.3}, 422, "body.diversity.method"),
+        ({"method": "mmr", "knob": 1.5}, 422, "body.diversity.knob"),
+        ({"method": "mmr", "knob": 0.3, "candidates": 5}, 400, "longer than the 5 candidates"),
+    ):
+        r = _request(
+            "POST",
+            url + "/v1/recommend",
+            json={"user_id": "2", "k": 10, "diversity": bad},
+            headers=read,
+        )
+        assert r.status_code == status and message in r.json()["error"], r.text
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "message"),
     [

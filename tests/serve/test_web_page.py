@@ -45,10 +45,22 @@ def test_page_recommends_shows_interests_and_posts_a_click(tmp_path):
             assert first not in items  # the clicked item is now seen, so excluded
             page.wait_for_selector("#interests tbody tr")
             assert "not available" in page.inner_text("#interests")  # itemknn has none
+            page.select_option("#method", "mmr")
+            page.fill("#knob", "0.9")
+            page.click("#go")
+            page.wait_for_function(
+                "document.getElementById('served').textContent.includes('re-ranked mmr-0.9')"
+            )
+            assert page.locator("#recs tbody tr").count() == 5
+            assert (
+                page.locator("#knob").evaluate("k => { k.value = '7'; return k.checkValidity(); }")
+                is False
+            )  # the form refuses a knob outside [0, 1]
+            page.fill("#knob", "0.3")
+            page.select_option("#method", "")
             page.fill("#key", "wrong")
             page.click("#go")
-            page.wait_for_selector("#status.error")
-            assert "401" in page.inner_text("#status")
+            page.wait_for_function("document.getElementById('status').textContent.includes('401')")
             browser.close()
     finally:
         server.stop()

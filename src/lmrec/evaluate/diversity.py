@@ -143,6 +143,16 @@ def history_distributions(data: Dataset, users: np.ndarray, space: ItemSpace) ->
     return np.divide(mix, totals, out=np.zeros_like(mix), where=totals > 0)
 
 
+def category_mix(space: ItemSpace, items: np.ndarray) -> np.ndarray:
+    """(n_categories,) category mix of a set of distinct items (indices), each counting
+    once, as :func:`history_distributions` for one user; zeros for no items."""
+    if len(items) == 0:
+        return np.zeros(space.weights.shape[1])
+    mix = np.asarray(space.weights[np.asarray(items)].sum(axis=0), dtype=np.float64).ravel()
+    total = mix.sum()
+    return mix / total if total > 0 else mix
+
+
 # ------------------------------------------------------------------ per-list metrics
 def intra_list_diversity(lists: np.ndarray, vectors: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """(n_lists,) mean pairwise cosine distance of each list's items (unit ``vectors``).

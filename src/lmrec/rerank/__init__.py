@@ -24,6 +24,7 @@ judge exactly the list a user would see (positions past the list keep the model'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -31,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
-from lmrec.evaluate.diversity import ItemSpace, history_distributions
+from lmrec.evaluate.diversity import ILD_SPACES, ItemSpace, history_distributions
 from lmrec.models.base import Recommender, mask_seen, top_k
 from lmrec.rerank.methods import METHODS, calibrated, check_knob, check_list, dpp, mmr
 
@@ -65,6 +66,66 @@ def check_method(method: str) -> str:
     if method not in METHODS:
         raise ConfigError(f"re-ranking method must be one of {', '.join(METHODS)}, got {method!r}")
     return method
+
+
+@dataclass(frozen=True)
+class ListDiversity:
+    """How a served list is re-ranked: ``method`` at knob ``diversity`` over the model's top
+    ``candidates`` in item ``space`` ("categories" or "text"), weighing ``relevance``.
+    Checked on construction, so a bad request fails before any scoring."""
+
+    method: str
+    diversity: float
+    relevance: str = "scores"
+    candidates: int = 100
+    space: str = "categories"
+
+    def __post_init__(self) -> None:
+        check_method(self.method)
+        object.__setattr__(self, "diversity", check_knob(self.diversity))
+        check_relevance(self.relevance)
+        if isinstance(self.candidates, bool) or not isinstance(self.candidates, int):
+            raise ConfigError(f"candidates must be a whole number, got {self.candidates!r}")
+        if self.candidates < 1:
+            raise ConfigError(f"candidates must be >= 1, got {self.candidates}")
+        if self.space not in ILD_SPACES:
+            raise ConfigError(
+                f"item space must be one of {', '.join(ILD_SPACES)}, got {self.space!r}"
+            )
+
+    @property
+    def label(self) -> str:
+        """``mmr-0.3`` (``-prob`` on probabilities), as :attr:`Reranked.label`."""
+        suffix = "-prob" if self.relevance == "probabilities" else ""
+        return f"{self.method}-{self.diversity:g}{suffix}"
+
+
+def rerank_candidates(
+    items: np.ndarray,
+    scores: np.ndarray,
+    size: int,
+    space: ItemSpace,
+    method: str,
+    diversity: float,
+    relevance: str = "scores",
+    target: np.ndarray | None = None,
+) -> np.ndarray:
+    """One user's list of ``size`` items (indices into ``space``) re-ranked from candidate
+    ``items`` and their model ``scores`` (finite): MMR or DPP on the space's vectors, or
+    calibrated towards ``target``, the user's category mix (zeros: model order). What
+    :meth:`Reranked.lists` does per user, and the service per request."""
+    rel = np.asarray(scores, dtype=np.float64)
+    if relevance == "probabilities" and len(rel):
+        rel = np.exp(rel - rel.max())
+    if method == "mmr":
+        picked = mmr(rel, space.vectors[items], size, diversity)
+    elif method == "dpp":
+        picked = dpp(rel, space.vectors[items], size, diversity)
+    else:
+        if target is None:
+            raise ConfigError("calibrated re-ranking needs the user's category mix (target)")
+        picked = calibrated(rel, space.weights[items].toarray(), target, size, diversity)
+    return np.asarray(items)[picked]
 
 
 class Reranked:
@@ -138,25 +199,22 @@ class Reranked:
             for row in range(len(users)):
                 ok = np.isfinite(cand_scores[row])  # fewer unseen items than candidates
                 items, rel = cand[row][ok], cand_scores[row][ok]
-                if self.relevance == "probabilities" and len(rel):
-                    rel = np.exp(rel.astype(np.float64) - rel.max())
                 size = min(self.list_size, len(items))
                 if size < self.list_size:
                     out[row] = -1
                 if size == 0:
                     continue
-                out[row, :size] = items[self._pick(items, rel, size, targets, row)]
+                out[row, :size] = rerank_candidates(
+                    items,
+                    rel,
+                    size,
+                    self.space,
+                    self.method,
+                    self.diversity,
+                    self.relevance,
+                    None if targets is None else targets[row],
+                )
         return out
-
-    def _pick(
-        self, items: np.ndarray, rel: np.ndarray, k: int, targets: np.ndarray | None, row: int
-    ) -> np.ndarray:
-        if self.method == "mmr":
-            return mmr(rel, self.space.vectors[items], k, self.diversity)
-        if self.method == "dpp":
-            return dpp(rel, self.space.vectors[items], k, self.diversity)
-        weights = self.space.weights[items].toarray()
-        return calibrated(rel, weights, targets[row], k, self.diversity)
 
     # ------------------------------------------------------------- model-like
     def score_indices(self, users: np.ndarray) -> np.ndarray:
@@ -179,4 +237,13 @@ class Reranked:
         return ids, np.take_along_axis(base, np.maximum(lists, 0), axis=1)
 
 
-__all__ = ["METHODS", "RELEVANCE", "Reranked", "check_method", "check_relevance", "lift_lists"]
+__all__ = [
+    "METHODS",
+    "RELEVANCE",
+    "ListDiversity",
+    "Reranked",
+    "check_method",
+    "check_relevance",
+    "lift_lists",
+    "rerank_candidates",
+]

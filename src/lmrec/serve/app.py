@@ -3,7 +3,8 @@
 Endpoints (OpenAPI docs at ``/docs``):
 
 ======================================  ======  =============================================
-``POST /v1/recommend``                  read    top-k for a user id or a raw history
+``POST /v1/recommend``                  read    top-k for a user id or a raw history (re-ranked
+                                                for diversity with ``diversity``)
 ``POST /v1/predict``                    read    p(item | history) (and ratings) for items
 ``GET /v1/users/{user_id}/interests``   read    the user's interest distribution (``?multi=true``)
 ``GET /v1/items/{item_id}/similar``     read    nearest items
@@ -29,7 +30,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmrec.errors import CapabilityError, LmrecError, UnknownIdError
+from lmrec.rerank import ListDiversity
 from lmrec.serve.engine import Engine
 from lmrec.serve.new_items import NewItem
 from lmrec.serve.security import ApiKey, KeyRing, pseudonym
@@ -55,6 +57,8 @@ log = logging.getLogger("lmrec.serve")
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 MAX_K = 1000
+#: The most candidates one re-ranked list may be chosen from (a DPP is cubic in them).
+MAX_CANDIDATES = 1000
 MAX_EVENTS = 10_000
 
 
@@ -72,6 +76,16 @@ class HistoryEvent(BaseModel):
     timestamp: float | None = None
 
 
+class DiversityIn(BaseModel):
+    """A re-ranked list (lmrec.rerank): ``method`` at ``knob`` over the top ``candidates``."""
+
+    method: Literal["mmr", "dpp", "calibrated"]
+    knob: float = Field(ge=0.0, le=1.0)
+    relevance: Literal["scores", "probabilities"] = "scores"
+    candidates: int = Field(default=100, ge=1, le=MAX_CANDIDATES)
+    space: Literal["categories", "text"] = "categories"
+
+
 class RecommendIn(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
     history: list[HistoryEvent] | None = Field(default=None, max_length=MAX_EVENTS)
@@ -79,6 +93,7 @@ class RecommendIn(BaseModel):
     exclude_seen: bool = True
     categories: list[str] | None = None
     explain: bool = False
+    diversity: DiversityIn | None = None
 
 
 class PredictIn(BaseModel):
@@ -265,9 +280,19 @@ def create_app(
             if not body.history:
                 raise ApiError(400, "history is empty: give at least one event")
             history = [_event(e, "(history)") for e in body.history]
+        diversity = None
+        if body.diversity is not None:
+            d = body.diversity
+            diversity = ListDiversity(d.method, d.knob, d.relevance, d.candidates, d.space)
         try:
             out = eng().recommend(
-                body.user_id, history, body.k, body.exclude_seen, body.categories, body.explain
+                body.user_id,
+                history,
+                body.k,
+                body.exclude_seen,
+                body.categories,
+                body.explain,
+                diversity,
             )
         except CapabilityError as exc:
             raise ApiError(400, str(exc)) from None

@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
+from lmrec.evaluate.diversity import category_mix
 from lmrec.models.base import Recommender, top_k
+from lmrec.rerank import ListDiversity, rerank_candidates
 from lmrec.serve.new_items import NewItem, NewItemTable, place
 from lmrec.serve.retrieval import build_index, factor_vectors
 from lmrec.serve.store import Event, EventStore
@@ -51,6 +54,8 @@ class Engine:
     _new: NewItemTable = field(default_factory=NewItemTable)
     _catalogue_text: np.ndarray | None = None
     _multi: Any = None  # MultiInterestLists, built on the first request for several interests
+    _spaces: dict[str, Any] = field(default_factory=dict)  # ItemSpace per name, on first use
+    _space_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.model.prepare_for_serving()  # e.g. the Transformer's user states, once
@@ -222,12 +227,19 @@ class Engine:
         exclude_seen: bool = True,
         categories: list[str] | None = None,
         explain: bool = False,
+        diversity: ListDiversity | None = None,
     ) -> dict[str, Any]:
         """Top ``k``; with ``explain`` each item also says which history events drove it
-        (``because``: the 3 strongest by gradient × input; models with ``explain`` only)."""
+        (``because``: the 3 strongest by gradient × input; models with ``explain`` only);
+        with ``diversity`` the list is re-ranked from the model's top candidates
+        (:meth:`_diverse`)."""
         self.sync_new_items()
         if explain:
             self.model._require("explain", "serve a transformer run to explain recommendations")
+        if diversity is not None and k > diversity.candidates:
+            raise ConfigError(
+                f"k={k} is longer than the {diversity.candidates} candidates to re-rank"
+            )
         if (
             self._index is not None
             and history is None
@@ -235,6 +247,7 @@ class Engine:
             and user_id
             and not len(self._new)  # the index holds the fitted catalogue only
             and not explain
+            and diversity is None
         ):
             indexed = self._indexed(user_id, k, exclude_seen)
             if indexed is not None:
@@ -253,12 +266,80 @@ class Engine:
             item_categories = self._categories + [set(i.categories) for i in self._new.items]
             outside = np.array([not (c & wanted) for c in item_categories])
             scores[outside] = -np.inf
-        idx, values = top_k(scores[None, :], k)
-        keep = idx[0] >= 0
-        items = self._rows(idx[0][keep], values[0][keep])
+        if diversity is None:
+            idx, values = top_k(scores[None, :], k)
+            keep = idx[0] >= 0
+            chosen, chosen_scores = idx[0][keep], values[0][keep]
+        else:
+            chosen = self._diverse(scores, k, diversity, path, user_id, seen_items)
+            chosen_scores = scores[chosen]
+        items = self._rows(chosen, chosen_scores)
         if explain and path != "popularity":
             self._explain_rows(items, user_id if path == "model" else None, seen_items)
-        return {"served_by": path, "retrieval": "scores", "items": items}
+        out = {"served_by": path, "retrieval": "scores", "items": items}
+        if diversity is not None:
+            out["reranked"] = diversity.label
+        return out
+
+    def _diverse(
+        self,
+        scores: np.ndarray,
+        k: int,
+        diversity: ListDiversity,
+        path: str,
+        user_id: str | None,
+        history_items: list[str],
+    ) -> np.ndarray:
+        """Item indices of a ``k``-list re-ranked from the top ``diversity.candidates`` of
+        ``scores`` (seen and filtered items already at -inf), as ``lmrec diversity`` and
+        :class:`~lmrec.rerank.Reranked` do. Items registered since the fit have no place
+        in the item space yet, so they are left out of re-ranked lists. The calibrated
+        method matches the category mix of the user's fitted history (model path) or of
+        the history's catalogue items."""
+        n = self.fit_data.n_items
+        space = self._space(diversity)
+        cand, values = top_k(scores[None, :n], min(diversity.candidates, n))
+        ok = np.isfinite(values[0])
+        items, relevance = cand[0][ok], values[0][ok]
+        size = min(k, len(items))
+        if size == 0:
+            return np.zeros(0, dtype=np.int64)
+        target = None
+        if diversity.method == "calibrated":
+            if path == "model":
+                (u,) = self.fit_data.idmap.user_index([user_id])
+                had = self._seen.indices[self._seen.indptr[u] : self._seen.indptr[u + 1]]
+            else:
+                had = [i for i in self.check_items(history_items) if i < n]
+            target = category_mix(space, np.unique(np.asarray(had, dtype=np.int64)))
+        with threadpool_limits(1, "blas"):  # 100 × 100 products: threads cost more
+            return rerank_candidates(
+                items,
+                relevance,
+                size,
+                space,
+                diversity.method,
+                diversity.diversity,
+                diversity.relevance,
+                target,
+            )
+
+    def _space(self, diversity: ListDiversity) -> Any:
+        """The fitted catalogue's item space for re-ranking (built on first use: "text"
+        encodes every item once, from the disk cache when there is one)."""
+        with self._space_lock:
+            space = self._spaces.get(diversity.space)
+            if space is None:
+                from lmrec.evaluate.diversity import item_space
+
+                space = item_space(self.fit_data, diversity.space)
+                self._spaces[diversity.space] = space
+        if diversity.method == "calibrated" and space.n_categories == 0:
+            raise ConfigError(
+                f"{self.fit_data.name}: no item has a category, so calibrated re-ranking has "
+                "no category mix to match; use mmr or dpp"
+            )
+        return space
 
     def _explain_rows(
         self, rows: list[dict[str, Any]], user_id: str | None, history: list[str]
