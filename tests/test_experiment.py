@@ -237,3 +237,20 @@ def test_the_transformer_stops_early_under_the_experiments_repeat_mode():
     assert run.results[0].protocol == "full-ranking-repeats"
     with pytest.raises(ConfigError, match="sometimes"):
         make_model("transformer", eval_mode="sometimes")
+
+
+def test_rating_cross_validation_chooses_a_grid_on_the_first_folds_training_ratings():
+    """k-fold RMSE with a grid: every point scored on ratings held out of fold 1's training
+    part (never a test part), the lowest RMSE fitted on every fold, the choice recorded."""
+    from lmrec.experiment import cross_validate_ratings
+
+    spec = ModelSpec("svd", params={"factors": 8}, grid={"iterations": [1, 20]})
+    record = cross_validate_ratings("synthetic", spec, n_splits=3)
+    assert [row["params"] for row in record["tuning"]] == [{"iterations": 1}, {"iterations": 20}]
+    errors = [row["valid_rmse"] for row in record["tuning"]]
+    assert record["chosen"] == record["tuning"][int(np.argmin(errors))]["params"]
+    assert record["params"]["iterations"] == record["chosen"]["iterations"]
+    assert record["params"]["factors"] == 8
+    assert len(record["per_fold"]) == 3 and record["metrics"]["rmse"] > 0
+    plain = cross_validate_ratings("synthetic", ModelSpec("svd", params={"factors": 8}), n_splits=3)
+    assert "tuning" not in plain and "chosen" not in plain

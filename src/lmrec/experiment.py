@@ -47,7 +47,7 @@ import numpy as np
 from lmrec.data.schema import Dataset
 from lmrec.data.split import Split
 from lmrec.errors import ConfigError, DataError
-from lmrec.evaluate.metrics import DEFAULT_KS
+from lmrec.evaluate.metrics import DEFAULT_KS, rmse
 from lmrec.evaluate.ranking import EvalResult, evaluate, evaluate_ratings
 from lmrec.evaluate.report import (
     make_record,
@@ -943,19 +943,21 @@ def cross_validate_ratings(
     """RMSE/MAE by k-fold cross-validation (Surprise's protocol): one record, fold means.
 
     The folds play the role of seeds (``per_fold`` holds each fold's metrics, the interval
-    is over folds); the model keeps its default seed 0 so folds differ only in data.
+    is over folds); the model keeps its default seed 0 so folds differ only in data. A
+    ``spec.grid`` is chosen once, on the first fold's training ratings
+    (:func:`_tune_on_fold`: never a fold's test part), and the record lists ``tuning`` and
+    ``chosen``.
     """
     from lmrec.data.registry import load_dataset
     from lmrec.data.split import kfold
 
     startup_code_version()
     data = load_dataset(dataset, data_dir=data_dir)
-    params = spec.grid_points()
-    if len(params) != 1:
-        raise ConfigError("cross_validate_ratings takes fixed parameters, not a grid")
+    folds = kfold(data, n_splits=n_splits, seed=0)
+    params, chosen, tuning = _tune_on_fold(spec, folds[0])
     per_fold, fit_times, eval_times = [], [], []
-    for fold in kfold(data, n_splits=n_splits, seed=0):
-        model = make_model(spec.name, **params[0])
+    for fold in folds:
+        model = make_model(spec.name, **params)
         start = time.perf_counter()
         model.fit(fold.fit_data("test"))
         fit_times.append(time.perf_counter() - start)
@@ -964,11 +966,13 @@ def cross_validate_ratings(
         eval_times.append(result.seconds)
     metrics = {k: mean_ci([m[k] for m in per_fold]) for k in per_fold[0]}
     extra: dict[str, Any] = {
-        "params": params[0],
+        "params": params,
         "per_fold": per_fold,
         "metrics_ci95": {k: v.half_width for k, v in metrics.items()},
         "seconds": "mean per fold",
     }
+    if tuning:
+        extra["tuning"], extra["chosen"] = tuning, chosen
     if command is not None:
         extra["command"] = command
     return make_record(
@@ -982,6 +986,39 @@ def cross_validate_ratings(
         peak_mb=peak_memory_mb(),
         extra=extra,
     )
+
+
+#: The share of the first fold's training ratings a rating grid is chosen on.
+RATING_TUNE_SHARE = 0.1
+
+
+def _tune_on_fold(
+    spec: ModelSpec, fold: Split
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(parameters, chosen grid values, tuning rows) for cross-validation: each grid point
+    is fitted on the fold's training ratings less :data:`RATING_TUNE_SHARE` of them
+    (seeded, every user keeps one; :func:`~lmrec.data.split.hold_out_ratings`) and scored by
+    RMSE on those; the lowest wins, ties to the earlier point. Held-out ratings of items
+    left without a training event are not scored (no model knows those items)."""
+    from lmrec.data.split import hold_out_ratings
+
+    points, choices = spec.grid_points(), spec.grid_choices()
+    if len(points) == 1:
+        return points[0], choices[0], []
+    fit_data = fold.fit_data("test")
+    train, held = hold_out_ratings(fit_data, RATING_TUNE_SHARE, seed=0)
+    known = set(train.interactions["item_id"].astype(str))
+    held = held[held["item_id"].astype(str).isin(known)]
+    if held.empty:
+        raise DataError(f"{fit_data.name}: no held-out rating to choose the grid on")
+    tuning = []
+    for params, tried in zip(points, choices, strict=True):
+        model = make_model(spec.name, **params).fit(train)
+        predicted = model.predict(held["user_id"].tolist(), held["item_id"].tolist())
+        error = rmse(predicted, held["rating"].to_numpy(dtype=np.float64))
+        tuning.append({"params": tried, "valid_rmse": round(float(error), 6)})
+    best = min(range(len(points)), key=lambda i: (tuning[i]["valid_rmse"], i))
+    return points[best], choices[best], tuning
 
 
 # ----------------------------------------------------------------------------- saving

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from lmrec.data.schema import Dataset
+from lmrec.data.split import hold_out_ratings
 from lmrec.errors import ConfigError
 from lmrec.models import load, make_model
-from lmrec.models.rating_transformer import _hold_out_ratings
 from lmrec.train.objectives import HiddenRating
 from lmrec.train.sequences import rating_batch, rating_levels, user_sequences
 
@@ -113,7 +113,7 @@ def test_save_and_load_keep_predictions(tiny: Dataset, tmp_path) -> None:
 
 
 def test_holdout_keeps_every_user_rated(tiny: Dataset) -> None:
-    kept, held = _hold_out_ratings(tiny, 0.2, seed=0)
+    kept, held = hold_out_ratings(tiny, 0.2, seed=0)
     assert len(kept.interactions) + len(held) == len(tiny.interactions)
     assert len(held) > 0 and set(held["user_id"]) <= set(kept.interactions["user_id"])
 

@@ -265,6 +265,27 @@ def split_dataset(
     )
 
 
+def rated_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """The events of ``frame`` that carry a rating, re-indexed."""
+    return frame[frame["rating"].notna()].reset_index(drop=True)
+
+
+def hold_out_ratings(data: Dataset, share: float, seed: int) -> tuple[Dataset, pd.DataFrame]:
+    """``share`` of the rated events, drawn at random (seeded) from users with at least two
+    ratings (so each keeps one), removed from ``data``: a rating model's early-stopping set,
+    and where k-fold cross-validation chooses a grid without touching a fold's test part."""
+    frame = data.interactions
+    rng = np.random.default_rng([seed, 17])
+    rated = frame["rating"].notna().to_numpy()
+    counts = frame.loc[rated, "user_id"].map(frame.loc[rated, "user_id"].value_counts())
+    eligible = np.flatnonzero(rated)[counts.to_numpy() >= 2]
+    n = max(1, round(share * int(rated.sum())))
+    chosen = rng.choice(eligible, min(n, len(eligible)), replace=False)
+    keep = np.ones(len(frame), dtype=bool)
+    keep[chosen] = False
+    return data.with_interactions(frame[keep]), rated_events(frame.iloc[np.sort(chosen)])
+
+
 def kfold(data: Dataset, n_splits: int = 5, seed: int = 0) -> list[Split]:
     """K-fold cross-validation over individual events, the way Surprise's ``KFold`` does it.
 

@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
 from lmrec.data.schema import Dataset
+from lmrec.data.split import hold_out_ratings, rated_events
 from lmrec.errors import ConfigError
 from lmrec.evaluate.metrics import rmse
 from lmrec.models.ratings import _lookup, pair_ids
@@ -102,10 +102,10 @@ class RatingTransformer(SequenceTransformer):
             float(train_data.interactions.loc[rated, "rating"].max()),
         )
         self.rating_mean_ = float(train_data.interactions.loc[rated, "rating"].mean())
-        held = None if valid is None else _rated(valid.interactions)
+        held = None if valid is None else rated_events(valid.interactions)
         fit_data = train_data
         if held is None or len(held) == 0:
-            fit_data, held = _hold_out_ratings(train_data, self.rating_holdout, self.seed)
+            fit_data, held = hold_out_ratings(train_data, self.rating_holdout, self.seed)
         self._rating_valid = held
         super()._fit(fit_data, valid)
         if fit_data is not train_data:  # condition on every training event from now on
@@ -244,25 +244,6 @@ class RatingTransformer(SequenceTransformer):
         super()._load_state(arrays)  # sequences with their ratings
         self.rating_scale_ = tuple(float(x) for x in arrays["rating_scale"])
         self.rating_mean_ = float(arrays["rating_mean"][0])
-
-
-def _rated(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["rating"].notna()].reset_index(drop=True)
-
-
-def _hold_out_ratings(data: Dataset, share: float, seed: int) -> tuple[Dataset, pd.DataFrame]:
-    """``share`` of the rated events, drawn at random (seeded) from users with at least two
-    ratings (so each keeps one), removed from ``data``: the rating head's early stopping set."""
-    frame = data.interactions
-    rng = np.random.default_rng([seed, 17])
-    rated = frame["rating"].notna().to_numpy()
-    counts = frame.loc[rated, "user_id"].map(frame.loc[rated, "user_id"].value_counts())
-    eligible = np.flatnonzero(rated)[counts.to_numpy() >= 2]
-    n = max(1, round(share * int(rated.sum())))
-    chosen = rng.choice(eligible, min(n, len(eligible)), replace=False)
-    keep = np.ones(len(frame), dtype=bool)
-    keep[chosen] = False
-    return data.with_interactions(frame[keep]), _rated(frame.iloc[np.sort(chosen)])
 
 
 def _with_empty_row(seqs: UserSequences) -> UserSequences:
