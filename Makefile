@@ -13,10 +13,11 @@ UV_FLAGS := $(foreach d,$(FIND_LINKS),--find-links $(d))
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.9
 	$(VENV)/bin/uv pip install --quiet --python $(PY) $(UV_FLAGS) -r requirements.txt
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $(STAMP)
 

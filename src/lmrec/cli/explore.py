@@ -160,6 +160,14 @@ def explain(
     user: Annotated[str, typer.Option("--user", help="External user id.", show_default=False)],
     item: Annotated[str, typer.Option("--item", help="Item to explain.", show_default=False)],
     top: Annotated[int, typer.Option("--top", help="History events to show.")] = 5,
+    sentence: Annotated[
+        bool,
+        typer.Option(
+            "--sentence",
+            help="Also say it in one sentence, written by the bundled SmolLM2-135M from the "
+            "item's and the top 3 events' titles (about 30 s to load).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Which history events, and which of their sources, drove an item's score.
@@ -179,10 +187,16 @@ def explain(
     titles = model.titles([r["item_id"] for r in rows]) if rows else []
     for row, title in zip(rows, titles, strict=True):
         row["title"] = title
-    if as_json:
-        print_json({"user": user, "item_id": item, "sources": shares, "events": rows})
-        return
     (title,) = model.titles([item])
+    words = None
+    if sentence:
+        from lmrec.text.sentence import explanation_sentence
+
+        words = explanation_sentence(title or item, [r["title"] or r["item_id"] for r in rows[:3]])
+    if as_json:
+        out = {"user": user, "item_id": item, "sources": shares, "events": rows}
+        print_json(out if words is None else {**out, "sentence": words})
+        return
     table = Table(title=f"why {item} ({title}) for user {user}")
     names = list(shares)
     columns = ("#", "item", "behaviour", "attribution", "share", *names, "title")
@@ -205,6 +219,8 @@ def explain(
     if shares:
         parts = ", ".join(f"{n} {v:.0%}" for n, v in shares.items())
         console.print(f"sources over the whole history (share of |gradient × input|): {parts}")
+    if words is not None:
+        console.print(f"in words (SmolLM2-135M): {words}")
 
 
 def predict_rows(model: Recommender, user: str, items: list[str]) -> list[dict[str, Any]]:
