@@ -6,7 +6,10 @@ Models (``model`` in the records):
 - ``transformer-rating``: the behaviour Transformer trained on next items and ratings
   together (``L = L_next + λ · L_rating``, λ = 1; lmrec.models.rating_transformer);
 - ``transformer-rating-alone``: the same network trained on the rating task alone
-  (``sequence_weight=0``).
+  (``sequence_weight=0``);
+- ``transformer-rating-tuned`` (ml-100k, on request: ``--models``): ``transformer-rating``
+  with :data:`RATING_GRID` chosen by code on ratings held out of fold 1's training part
+  (lmrec.experiment.cross_validate_ratings), then fitted on every fold.
 
 Protocols, all models on the same data in the same script:
 
@@ -45,6 +48,10 @@ from workers import (  # noqa: E402
 RECORDS = RESULTS / "ratings.json"
 DATASETS = ("ml-100k", "instruments")
 MODELS = ("svd", "svdpp", "transformer-rating", "transformer-rating-alone")
+#: Run only when named (--models): each grid point is one more fit of about 12 minutes.
+TUNED = ("transformer-rating-tuned",)
+#: transformer-rating-tuned's choices (the fixed settings are dim 64, hide_prob 0.2).
+RATING_GRID: dict[str, list[object]] = {"dim": [64, 128], "hide_prob": [0.2, 0.4]}
 
 #: The Transformer's settings per data set (MovieLens histories are long: max_len 200). An
 #: epoch draws every user 5 times (HiddenRating.draws), so patience counts in those units.
@@ -64,7 +71,12 @@ def model_spec(dataset: str, model: str):
     params = {"progress": False, **TRANSFORMER[dataset]}
     if model == "transformer-rating-alone":
         params["sequence_weight"] = 0.0
-    return ModelSpec("transformer-rating", params=params, label=model)
+    grid = {}
+    if model in TUNED:
+        if dataset != "ml-100k":
+            raise SystemExit(f"{model}: its grid is chosen within cross-validation (ml-100k)")
+        grid = RATING_GRID
+    return ModelSpec("transformer-rating", params=params, grid=grid, label=model)
 
 
 def worker(dataset: str, model: str, seeds: int) -> list[dict]:
@@ -92,7 +104,7 @@ def worker(dataset: str, model: str, seeds: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS + TUNED)
     parser.add_argument("--seeds", type=seeds_arg, default=DEFAULT_SEEDS)
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "MODEL"))
     args = parser.parse_args()

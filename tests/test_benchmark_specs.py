@@ -101,3 +101,13 @@ def test_record_command_is_quoted_for_the_shell():
     cmd = workers.command("/abs/benchmarks/transformer.py", "--param", 'fusion="add"', "seed=1")
     assert cmd.startswith("python benchmarks/transformer.py --param ")
     assert shlex.split(cmd)[3:] == ['fusion="add"', "seed=1"]
+
+
+def test_the_tuned_rating_head_runs_its_grid_within_cross_validation_only():
+    bench = _script("ratings.py")
+    for model in bench.MODELS + bench.TUNED:
+        _check(bench.model_spec("ml-100k", model))
+    tuned = bench.model_spec("ml-100k", "transformer-rating-tuned")
+    assert tuned.grid == bench.RATING_GRID and len(tuned.grid_points()) == 4
+    with pytest.raises(SystemExit, match="cross-validation"):
+        bench.model_spec("instruments", "transformer-rating-tuned")
