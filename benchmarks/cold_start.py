@@ -26,7 +26,8 @@ Protocols (see ``lmrec.evaluate.cold_start``, run by :func:`lmrec.experiment.run
   every ID and adds a text head (``text_head=1``: a second output scoring items by their
   text alone; new items take its log-probability over the trained items, warm items the
   fused head's), its ``text_head_offset`` on new items (-0.5, -0.25, 0) chosen the same
-  way, against the same reference. ``transformer-fusion-iddrop`` is the
+  way, against the same reference; ``transformer-fusion-texthead-0`` fixes the offset at 0
+  (no choice: one end of the range, to show its trade-off). ``transformer-fusion-iddrop`` is the
   earliest attempt (ID dropout 0.3 alone, fusion chosen on validation). Target: cold
   Recall@20 at least 3× the content baseline's on ml-100k, above it on Beauty and Toys,
   warm NDCG@10 within 2% of ``transformer-fusion``.
@@ -75,6 +76,7 @@ MODELS = (
     "transformer-fusion-cold-0.3",
     "transformer-fusion-cold",
     "transformer-fusion-texthead",
+    "transformer-fusion-texthead-0",
 )
 #: What the cold-item-full variants change over ``transformer-fusion`` (fusion add).
 COLD_CHANGE = {"mask_untrained": True, "text_bias": True}
@@ -87,6 +89,8 @@ COLD_VARIANTS = {
     "transformer-fusion-cold": COLD_CHANGE,
     # no ID dropout: a text head scores new items (TransformerConfig.text_head)
     "transformer-fusion-texthead": {**COLD_CHANGE, "text_head": 1.0},
+    # the text head at a fixed offset 0 (new items as the heads say): one end of its range
+    "transformer-fusion-texthead-0": {**COLD_CHANGE, "text_head": 1.0, "text_head_offset": 0.0},
 }
 #: ``transformer-fusion-cold``: the ID dropout rate and side chosen on the nested protocol
 #: (lmrec.experiment._tune_cold: best cold Recall@20 of the pseudo-new items within 2% of
