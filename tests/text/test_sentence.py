@@ -21,7 +21,8 @@ def test_first_sentence_prompt_and_a_missing_model():
     assert first_sentence("no full stop") == "no full stop"
     assert first_sentence("Really? Yes.") == "Really?"
     messages = prompt("Star Wars (1977)", ["Return of the Jedi (1983)", "Alien (1979)"])
-    assert "Return of the Jedi (1983); Alien (1979)" in messages[1]["content"]
+    assert "Return of the Jedi (1983); Alien (1979)" in messages[-1]["content"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     with pytest.raises(ConfigError, match="at least one history item"):
         prompt("Star Wars (1977)", [])
 

@@ -199,11 +199,11 @@ def explain(
         return
     table = Table(title=f"why {item} ({title}) for user {user}")
     names = list(shares)
-    columns = ("#", "item", "behaviour", "attribution", "share", *names, "title")
-    for name in columns:
-        table.add_column(
-            name, justify="left" if name in ("item", "behaviour", "title") else "right"
-        )
+    for name in ("#", "item", "behaviour", "attribution", "share"):
+        table.add_column(name, justify="left" if name in ("item", "behaviour") else "right")
+    for name in names:  # the event's attribution split by what the blocks read
+        table.add_column(f"via {name}", justify="right")
+    table.add_column("title")
     for rank, row in enumerate(rows, 1):
         table.add_row(
             str(rank),

@@ -33,6 +33,11 @@ SYSTEM = (
     "You explain recommendations to a user in one short, friendly sentence. "
     "Mention the items they had that explain it. Do not invent other items."
 )
+#: One worked example (a 135M model follows an example far better than an instruction).
+EXAMPLE = (
+    ("Toy Story (1995)", ("Aladdin (1992)", "The Lion King (1994)")),
+    "Since you enjoyed Aladdin (1992) and The Lion King (1994), you may like Toy Story (1995) too.",
+)
 
 
 def model_dir() -> Path:
@@ -66,17 +71,20 @@ def prompt(item: str, because: Sequence[str]) -> list[dict[str, str]]:
     the attribution ranked first, strongest first."""
     if not because:
         raise ConfigError("a sentence needs at least one history item that drove the score")
-    had = "; ".join(because)
+    (example_item, example_had), example_answer = EXAMPLE
     return [
         {"role": "system", "content": SYSTEM},
-        {
-            "role": "user",
-            "content": (
-                f"Recommended: {item}. It was recommended mainly because the user had: {had}. "
-                "In one sentence, tell the user why it was recommended."
-            ),
-        },
+        {"role": "user", "content": _question(example_item, example_had)},
+        {"role": "assistant", "content": example_answer},
+        {"role": "user", "content": _question(item, because)},
     ]
+
+
+def _question(item: str, because: Sequence[str]) -> str:
+    return (
+        f"Recommended: {item}. The user had: {'; '.join(because)}. "
+        "In one sentence, tell the user why it was recommended."
+    )
 
 
 def first_sentence(text: str) -> str:
