@@ -96,8 +96,14 @@ class ListDiversity:
     @property
     def label(self) -> str:
         """``mmr-0.3`` (``-prob`` on probabilities), as :attr:`Reranked.label`."""
-        suffix = "-prob" if self.relevance == "probabilities" else ""
-        return f"{self.method}-{self.diversity:g}{suffix}"
+        return rerank_label(self.method, self.diversity, self.relevance)
+
+
+def rerank_label(method: str, diversity: float, relevance: str) -> str:
+    """``dpp-0.3`` (``dpp-0.3-prob`` on probabilities): the method, its knob and, when not
+    scores, the relevance; the name of re-ranked lists in records and answers."""
+    suffix = "-prob" if relevance == "probabilities" else ""
+    return f"{method}-{diversity:g}{suffix}"
 
 
 def rerank_candidates(
@@ -173,10 +179,8 @@ class Reranked:
 
     @property
     def label(self) -> str:
-        """``dpp-0.3`` (``dpp-0.3-prob`` on probabilities): the method, its knob and, when
-        not scores, the relevance, for model names in records."""
-        suffix = "-prob" if self.relevance == "probabilities" else ""
-        return f"{self.method}-{self.diversity:g}{suffix}"
+        """``dpp-0.3`` (``dpp-0.3-prob`` on probabilities), for model names in records."""
+        return rerank_label(self.method, self.diversity, self.relevance)
 
     def lists(self, users: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
         """(len(users), list_size) re-ranked item indices for internal user indices."""
