@@ -95,8 +95,7 @@ def diversity(
     """
     from rich.table import Table
 
-    from lmrec.errors import ConfigError
-    from lmrec.evaluate.diversity import ILD_SPACES, item_space
+    from lmrec.evaluate.diversity import check_space, item_space
     from lmrec.evaluate.report import tradeoff_chart
     from lmrec.models.registry import make_model
     from lmrec.rerank import check_relevance
@@ -112,8 +111,7 @@ def diversity(
     for value in values:
         check_knob(value)
     check_list(candidates, LIST_SIZE)  # refused before any refit
-    if space not in ILD_SPACES:
-        raise ConfigError(f"--space must be one of {', '.join(ILD_SPACES)}, got {space!r}")
+    check_space(space, "--space")
     model, run = load_run(run_dir)
     dataset, split = rebuild_split(run)
     if on == "valid":

@@ -83,6 +83,14 @@ class ItemSpace:
         return sum(1 for c in self.categories if c != UNCATEGORISED)
 
 
+def check_space(space: str, name: str = "item space") -> str:
+    """``space`` if it is one of :data:`ILD_SPACES`, else a :class:`ConfigError` that says
+    ``name`` (the option or field the caller reads it from)."""
+    if space not in ILD_SPACES:
+        raise ConfigError(f"{name} must be one of {', '.join(ILD_SPACES)}, got {space!r}")
+    return space
+
+
 def item_space(
     data: Dataset,
     space: str = "categories",
@@ -97,8 +105,7 @@ def item_space(
     uses the category weight rows. ``vectors`` overrides both (e.g. a model's own item
     embeddings), and the space is then called ``"given"``.
     """
-    if space not in ILD_SPACES:
-        raise ConfigError(f"item space must be one of {', '.join(ILD_SPACES)}, got {space!r}")
+    check_space(space)
     names, weights = category_matrix(list(data.items["categories"]))  # rows follow the id map
     if vectors is not None:
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -292,6 +299,7 @@ __all__ = [
     "calibration_kl",
     "catalogue_metrics",
     "category_coverage",
+    "check_space",
     "entropy_bits",
     "exposure",
     "gini",

@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from lmrec.data.schema import Dataset
 from lmrec.errors import ConfigError
-from lmrec.evaluate.diversity import ILD_SPACES, ItemSpace, history_distributions
+from lmrec.evaluate.diversity import ItemSpace, check_space, history_distributions
 from lmrec.models.base import Recommender, mask_seen, top_k
 from lmrec.rerank.methods import METHODS, calibrated, check_knob, check_list, dpp, mmr
 
@@ -88,10 +88,7 @@ class ListDiversity:
             raise ConfigError(f"candidates must be a whole number, got {self.candidates!r}")
         if self.candidates < 1:
             raise ConfigError(f"candidates must be >= 1, got {self.candidates}")
-        if self.space not in ILD_SPACES:
-            raise ConfigError(
-                f"item space must be one of {', '.join(ILD_SPACES)}, got {self.space!r}"
-            )
+        check_space(self.space)
 
     @property
     def label(self) -> str:

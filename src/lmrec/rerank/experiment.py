@@ -48,7 +48,7 @@ from lmrec.experiment import (
     load_experiment_split,
 )
 from lmrec.models.base import Recommender, mask_seen
-from lmrec.rerank import Reranked, check_relevance
+from lmrec.rerank import Reranked, check_relevance, rerank_label
 from lmrec.rerank.interests import MultiInterestLists
 from lmrec.rerank.methods import check_knob
 
@@ -100,8 +100,7 @@ def variant_name(label: str, method: str, knob: float, relevance: str = "scores"
     are ``multi-interest-transformer``."""
     if method == "multi-interest":
         return f"multi-interest-{label}"
-    suffix = "-prob" if relevance == "probabilities" else ""
-    return f"{label}-{method}-{knob:g}{suffix}"
+    return f"{label}-{rerank_label(method, knob, relevance)}"
 
 
 #: Knobs swept by default (0 is the model's own order). Dense near 0: DPP's relevance

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from lmrec.data.schema import Dataset
 from lmrec.errors import CapabilityError, ConfigError, UnknownIdError
-from lmrec.evaluate.diversity import category_mix
+from lmrec.evaluate.diversity import category_mix, history_distributions
 from lmrec.models.base import Recommender, top_k
 from lmrec.rerank import ListDiversity, rerank_candidates
 from lmrec.serve.new_items import NewItem, NewItemTable, place
@@ -305,12 +305,11 @@ class Engine:
         if size == 0:
             return np.zeros(0, dtype=np.int64)
         target = None
-        if diversity.method == "calibrated":
-            if path == "model":
-                (u,) = self.fit_data.idmap.user_index([user_id])
-                had = self._seen.indices[self._seen.indptr[u] : self._seen.indptr[u + 1]]
-            else:
-                had = [i for i in self.check_items(history_items) if i < n]
+        if diversity.method == "calibrated" and path == "model":
+            users = self.fit_data.idmap.user_index([user_id])
+            target = history_distributions(self.fit_data, users, space)[0]
+        elif diversity.method == "calibrated":
+            had = [i for i in self.check_items(history_items) if i < n]
             target = category_mix(space, np.unique(np.asarray(had, dtype=np.int64)))
         with threadpool_limits(1, "blas"):  # 100 × 100 products: threads cost more
             return rerank_candidates(
